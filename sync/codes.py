@@ -1,0 +1,262 @@
+"""Codes shoppers scan: the receipt's claim code and the shopper's member code.
+
+Claim code (printed on the receipt, scanned by the shopper's phone)
+    30 bytes, written as 48 characters of RFC 4648 base32 (A-Z, 2-7, no padding)::
+
+        version (1) | terminal id (4, big-endian) | expiry day (2, days since 2020-01-01)
+        | nonce (12 random bytes = 96 bits) | MAC (11 bytes = 88 bits)
+
+    The MAC is HMAC-SHA256 with the terminal's claim key over the first 19 bytes, truncated.
+    The server holds every terminal's claim key, so it rejects a forged code before the sale has
+    synced. The code holds no personal data and no sale data: the sale carries the code.
+    :func:`claim_url` writes the whole URL in upper case so the QR code uses alphanumeric mode.
+
+Member code (shown on the shopper's phone, scanned at the counter)
+    ``SLM`` followed by base32 of::
+
+        version (1) | member id (8) | issued at (4, unix seconds) | expires at (4) | Ed25519 sig (64)
+
+    signed by the central server's key; terminals verify offline with the public key they got at
+    enrollment.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import secrets
+import struct
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+CLAIM_VERSION = 1
+CLAIM_TTL_DAYS = 30
+CLAIM_CODE_LENGTH = 48
+_CLAIM_HEAD = struct.Struct(">BIH")  # version, terminal id, expiry day
+_CLAIM_NONCE = 12
+_CLAIM_MAC = 11
+_EPOCH_DAY = date(2020, 1, 1)
+
+MEMBER_PREFIX = "SLM"
+MEMBER_VERSION = 1
+MEMBER_TTL_SECONDS = 120  # the page shows a new code every minute; each is good for two
+MEMBER_EXPIRY_LEEWAY_SECONDS = 60  # a terminal clock a little fast still takes a fresh code
+MEMBER_FUTURE_LEEWAY_SECONDS = 300  # a terminal clock a few minutes slow still takes a fresh code
+_MEMBER_HEAD = struct.Struct(">BQII")  # version, member id, issued at, expires at
+_SIG = 64
+
+_BASE32 = re.compile(r"^[A-Z2-7]+$")
+
+
+class CodeError(ValueError):
+    """A scanned code was refused. ``reason`` is a stable word; str() is for a person."""
+
+    reason = "invalid"
+
+
+class MalformedCode(CodeError):
+    reason = "malformed"
+
+
+class ForgedCode(CodeError):
+    reason = "forged"
+
+
+class ExpiredCode(CodeError):
+    reason = "expired"
+
+
+def _b32encode(raw: bytes) -> str:
+    return base64.b32encode(raw).decode("ascii").rstrip("=")
+
+
+def _b32decode(text: str) -> bytes:
+    padded = text + "=" * (-len(text) % 8)
+    try:
+        return base64.b32decode(padded)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedCode("not a valid code: bad characters") from exc
+
+
+def _day_number(day: date) -> int:
+    return (day - _EPOCH_DAY).days
+
+
+# --- claim codes --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimCode:
+    """A parsed claim code. ``text`` is the canonical upper-case form."""
+
+    text: str
+    terminal_id: int
+    expires_on: date
+    nonce: bytes
+
+    @property
+    def nonce_hex(self) -> str:
+        return self.nonce.hex()
+
+
+def new_claim_key() -> bytes:
+    """A fresh 32-byte claim MAC key for one terminal."""
+    return secrets.token_bytes(32)
+
+
+def _claim_mac(key: bytes, head_and_nonce: bytes) -> bytes:
+    return hmac.new(key, head_and_nonce, hashlib.sha256).digest()[:_CLAIM_MAC]
+
+
+def make_claim_code(
+    *,
+    terminal_id: int,
+    claim_key: bytes,
+    today: date,
+    ttl_days: int = CLAIM_TTL_DAYS,
+    nonce: bytes | None = None,
+) -> ClaimCode:
+    """Issue a claim code for a sale completed ``today`` on ``terminal_id``."""
+    if not 0 <= terminal_id < 2**32:
+        raise ValueError("terminal id out of range")
+    if ttl_days < 1:
+        raise ValueError("ttl_days must be at least 1")
+    if nonce is None:
+        nonce = secrets.token_bytes(_CLAIM_NONCE)
+    if len(nonce) != _CLAIM_NONCE:
+        raise ValueError("nonce must be 12 bytes")
+    expires_on = today + timedelta(days=ttl_days)
+    day = _day_number(expires_on)
+    if not 0 <= day < 2**16:
+        raise ValueError("expiry date out of range")
+    signed = _CLAIM_HEAD.pack(CLAIM_VERSION, terminal_id, day) + nonce
+    raw = signed + _claim_mac(claim_key, signed)
+    return ClaimCode(text=_b32encode(raw), terminal_id=terminal_id, expires_on=expires_on, nonce=nonce)
+
+
+def parse_claim_code(text: str) -> ClaimCode:
+    """Parse a claim code's structure (any case) without checking its MAC or expiry."""
+    candidate = text.strip().upper()
+    if len(candidate) != CLAIM_CODE_LENGTH or not _BASE32.match(candidate):
+        raise MalformedCode(f"not a claim code: expected {CLAIM_CODE_LENGTH} letters and digits")
+    raw = _b32decode(candidate)
+    version, terminal_id, day = _CLAIM_HEAD.unpack_from(raw)
+    if version != CLAIM_VERSION:
+        raise MalformedCode(f"unknown claim code version {version}")
+    nonce = raw[_CLAIM_HEAD.size : _CLAIM_HEAD.size + _CLAIM_NONCE]
+    return ClaimCode(
+        text=candidate,
+        terminal_id=terminal_id,
+        expires_on=_EPOCH_DAY + timedelta(days=day),
+        nonce=nonce,
+    )
+
+
+def verify_claim_code(text: str, *, claim_key: bytes, today: date) -> ClaimCode:
+    """Parse and check a claim code: raises MalformedCode, ForgedCode or ExpiredCode."""
+    code = parse_claim_code(text)
+    raw = _b32decode(code.text)
+    signed, mac = raw[:-_CLAIM_MAC], raw[-_CLAIM_MAC:]
+    if not hmac.compare_digest(_claim_mac(claim_key, signed), mac):
+        raise ForgedCode("this code was not issued by our store")
+    if today > code.expires_on:
+        raise ExpiredCode(f"this code expired on {code.expires_on.isoformat()}")
+    return code
+
+
+def claim_url(public_url: str, code: ClaimCode | str) -> str:
+    """The URL printed as the receipt QR: ``{public_url}/C/{code}``, all upper case.
+
+    Upper case keeps every character in the QR alphanumeric set; scheme and host are
+    case-insensitive and the server routes ``/c/`` and ``/C/`` alike.
+    """
+    text = code.text if isinstance(code, ClaimCode) else code
+    return f"{public_url.rstrip('/')}/C/{text}".upper()
+
+
+_CLAIM_IN_URL = re.compile(r"/C/([A-Z2-7]{48})/?$", re.IGNORECASE)
+
+
+def claim_code_from_scan(scanned: str) -> str | None:
+    """The claim code in a scanned claim URL or bare code, upper-cased; None if it is neither."""
+    text = scanned.strip()
+    match = _CLAIM_IN_URL.search(text)
+    if match:
+        return match.group(1).upper()
+    if len(text) == CLAIM_CODE_LENGTH and _BASE32.match(text.upper()):
+        return text.upper()
+    return None
+
+
+# --- member codes -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberCode:
+    member_id: int
+    issued_at: datetime
+    expires_at: datetime
+
+
+def new_signing_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+def public_key_bytes(key: Ed25519PrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.public_key().public_bytes(
+        encoding=serialization.Encoding.Raw, format=serialization.PublicFormat.Raw
+    )
+
+
+def load_public_key(raw: bytes) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def make_member_code(
+    *, member_id: int, signing_key: Ed25519PrivateKey, now: datetime, ttl_seconds: int = MEMBER_TTL_SECONDS
+) -> str:
+    """A member code for ``member_id`` issued at ``now`` (timezone-aware)."""
+    if not 0 < member_id < 2**63:
+        raise ValueError("member id out of range")
+    issued = int(now.timestamp())
+    head = _MEMBER_HEAD.pack(MEMBER_VERSION, member_id, issued, issued + ttl_seconds)
+    return MEMBER_PREFIX + _b32encode(head + signing_key.sign(head))
+
+
+def looks_like_member_code(scanned: str) -> bool:
+    text = scanned.strip().upper()
+    return text.startswith(MEMBER_PREFIX) and len(text) > 100 and bool(_BASE32.match(text[3:]))
+
+
+def verify_member_code(text: str, *, public_key: Ed25519PublicKey, now: datetime) -> MemberCode:
+    """Check a scanned member code offline: raises MalformedCode, ForgedCode or ExpiredCode."""
+    candidate = text.strip().upper()
+    if not candidate.startswith(MEMBER_PREFIX) or not _BASE32.match(candidate[3:] or "!"):
+        raise MalformedCode("not a member code")
+    raw = _b32decode(candidate[3:])
+    if len(raw) != _MEMBER_HEAD.size + _SIG:
+        raise MalformedCode("not a member code: wrong length")
+    head, sig = raw[: _MEMBER_HEAD.size], raw[_MEMBER_HEAD.size :]
+    version, member_id, issued, expires = _MEMBER_HEAD.unpack(head)
+    if version != MEMBER_VERSION:
+        raise MalformedCode(f"unknown member code version {version}")
+    try:
+        public_key.verify(sig, head)
+    except InvalidSignature as exc:
+        raise ForgedCode("this member code is not genuine") from exc
+    stamp = int(now.timestamp())
+    if stamp > expires + MEMBER_EXPIRY_LEEWAY_SECONDS or issued > stamp + MEMBER_FUTURE_LEEWAY_SECONDS:
+        raise ExpiredCode("this member code has expired: ask the shopper to refresh it")
+    return MemberCode(
+        member_id=member_id,
+        issued_at=datetime.fromtimestamp(issued, UTC),
+        expires_at=datetime.fromtimestamp(expires, UTC),
+    )

@@ -1,0 +1,290 @@
+"""Wire models shared by the terminal and the central server.
+
+Everything that crosses the network between a terminal and ``pos-central`` is defined here, with
+the protocol version. ``sync/server`` and ``pos`` both import this module; it imports neither.
+
+The journal hash chain is defined here too, so the terminal (``pos ledger verify``) and the server
+(chain check on push) compute it the same way:
+
+    hash = SHA-256( prev_hash (64 lowercase hex chars, ASCII) || canonical_json(body) )
+
+where ``body`` is the entry without its hashes: ``seq``, ``event_id``, ``type``,
+``schema_version``, ``occurred_at`` and ``payload``. Canonical JSON is UTF-8, keys sorted, no
+insignificant whitespace, no NaN. The first entry's ``prev_hash`` is :data:`GENESIS_HASH`.
+Covering the envelope (not just the payload) means reordering, renumbering or retyping an entry
+also breaks the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROTOCOL_VERSION = 1
+#: Versions this build can speak. A server answers 426 to a terminal whose version it dropped.
+SUPPORTED_PROTOCOL_VERSIONS: tuple[int, ...] = (1,)
+
+GENESIS_HASH = "0" * 64
+#: Most entries a terminal may push in one batch; the server also announces it in ``hello``.
+MAX_BATCH_ENTRIES = 500
+#: Most bytes a push body may have.
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+
+
+class EventType(StrEnum):
+    """Every business event a terminal journals. Values are stable on the wire."""
+
+    SALE_COMPLETED = "sale.completed"
+    SALE_VOIDED = "sale.voided"
+    RETURN_COMPLETED = "return.completed"
+    TRAINING_SALE = "sale.training"
+    SHIFT_OPENED = "shift.opened"
+    SHIFT_CLOSED = "shift.closed"
+    CASH_IN = "cash.in"
+    CASH_OUT = "cash.out"
+    DRAWER_OPENED = "drawer.opened"
+    SIGNED_IN = "staff.signed_in"
+    SIGNED_OUT = "staff.signed_out"
+    MANAGER_OVERRIDE = "override.approved"
+    RECEIPT_REPRINTED = "receipt.reprinted"
+    CATALOG_IMPORTED = "catalog.imported"
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one byte form of a JSON value that hashes and MACs are computed over."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def entry_body(
+    *,
+    seq: int,
+    event_id: str,
+    type: str,
+    schema_version: int,
+    occurred_at: str,
+    payload: dict[str, Any],
+) -> dict[str, Any]:
+    """The hashed part of a journal entry."""
+    return {
+        "seq": seq,
+        "event_id": event_id,
+        "type": type,
+        "schema_version": schema_version,
+        "occurred_at": occurred_at,
+        "payload": payload,
+    }
+
+
+def chain_hash(prev_hash: str, body: dict[str, Any]) -> str:
+    """SHA-256 over the previous entry's hash and this entry's canonical body, as hex."""
+    digest = hashlib.sha256()
+    digest.update(prev_hash.encode("ascii"))
+    digest.update(canonical_json(body))
+    return digest.hexdigest()
+
+
+_HEX64 = r"^[0-9a-f]{64}$"
+_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class JournalEntry(WireModel):
+    """One journal entry as it travels from terminal to server."""
+
+    seq: int = Field(ge=1, description="Gapless per-terminal sequence number, from 1")
+    event_id: str = Field(pattern=_UUID, description="UUIDv7, the idempotency key")
+    type: str = Field(min_length=1, max_length=64)
+    schema_version: int = Field(ge=1, le=1000)
+    occurred_at: str = Field(min_length=1, max_length=40, description="ISO 8601 UTC, terminal clock")
+    payload: dict[str, Any]
+    prev_hash: str = Field(pattern=_HEX64)
+    hash: str = Field(pattern=_HEX64)
+
+    def body(self) -> dict[str, Any]:
+        return entry_body(
+            seq=self.seq,
+            event_id=self.event_id,
+            type=self.type,
+            schema_version=self.schema_version,
+            occurred_at=self.occurred_at,
+            payload=self.payload,
+        )
+
+    def hash_is_valid(self) -> bool:
+        return chain_hash(self.prev_hash, self.body()) == self.hash
+
+
+# --- sale payload (event type sale.completed / sale.training / return.completed, schema 1) -------
+
+
+class SaleLine(WireModel):
+    line_no: int = Field(ge=1)
+    sku: str = Field(min_length=1, max_length=64)
+    name: str = Field(max_length=200)
+    unit: Literal["piece", "kg"]
+    #: Quantity in thousandths (pieces x 1000, or grams). Negative on a return.
+    quantity_milli: int
+    unit_price: int = Field(description="Minor units, as the shelf price (gross or net per tax mode)")
+    discount: int = Field(ge=0, description="Minor units taken off this line")
+    total: int = Field(description="Minor units, line total after discount, as the shelf price")
+    tax_rate: str = Field(pattern=r"^\d{1,2}(\.\d{1,3})?$", description="Percent, e.g. '19' or '7.5'")
+    barcode: str | None = None
+
+
+class TaxRow(WireModel):
+    rate: str = Field(pattern=r"^\d{1,2}(\.\d{1,3})?$")
+    net: int
+    tax: int
+    gross: int
+
+
+class Tender(WireModel):
+    kind: Literal["cash", "card", "voucher"]
+    amount: int = Field(description="Minor units applied to the sale (cash after change)")
+    tendered: int | None = Field(default=None, description="Cash handed over, minor units")
+    reference: str | None = Field(default=None, max_length=64, description="Card approval reference")
+
+
+class SalePayload(WireModel):
+    sale_id: str = Field(pattern=_UUID)
+    receipt_no: str = Field(min_length=1, max_length=40)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    tax_mode: Literal["inclusive", "exclusive"]
+    lines: list[SaleLine] = Field(min_length=1)
+    taxes: list[TaxRow]
+    sale_discount: int = Field(default=0, ge=0)
+    total: int
+    rounding: int = Field(default=0, description="Cash rounding, minor units (total + rounding is paid)")
+    tenders: list[Tender]
+    change: int = Field(default=0, ge=0)
+    claim_code: str | None = Field(default=None, max_length=64)
+    member_id: int | None = None
+    cashier_id: str | None = None
+    approved_by: str | None = None
+    shift_id: str | None = None
+    original_sale_id: str | None = Field(default=None, description="For a return: the sale returned")
+    completed_at: str
+
+
+# --- push ------------------------------------------------------------------------------------
+
+
+class PushRequest(WireModel):
+    protocol_version: int = Field(ge=1)
+    entries: list[JournalEntry] = Field(min_length=1, max_length=MAX_BATCH_ENTRIES)
+    #: What the terminal still had queued when it sent this batch, for the fleet view.
+    queued: int = Field(default=0, ge=0)
+    client_time: str | None = None
+
+
+class EntryStatus(StrEnum):
+    ACCEPTED = "accepted"  # stored and applied now
+    DUPLICATE = "duplicate"  # already held with the same hash: a retry, nothing applied again
+    CONFLICT = "conflict"  # same event id or sequence, different hash: kept aside, flagged
+    QUARANTINED = "quarantined"  # stored in the chain, effects not applied (malformed payload)
+    REJECTED = "rejected"  # not stored: out of order or chain broken; resend from high_seq + 1
+
+
+class EntryResult(WireModel):
+    seq: int
+    event_id: str
+    status: EntryStatus
+    reason: str | None = None
+
+
+class PushResponse(WireModel):
+    results: list[EntryResult]
+    #: Highest sequence the server holds with no gap before it. The terminal advances to this.
+    high_seq: int
+    server_time: str
+
+
+# --- hello / enrollment -------------------------------------------------------------------------
+
+
+class Hello(WireModel):
+    protocol_versions: list[int]
+    server_time: str
+    max_batch_entries: int
+    max_batch_bytes: int
+    public_url: str
+
+
+class EnrollRequest(WireModel):
+    code: str = Field(min_length=4, max_length=64)
+    terminal_name: str = Field(default="", max_length=100)
+    protocol_version: int = Field(ge=1)
+
+
+class StoreInfo(WireModel):
+    code: str
+    name: str
+    currency: str
+    locale: str
+    tax_mode: Literal["inclusive", "exclusive"]
+    discount_limit_percent: int = 10
+    timezone: str = "UTC"
+
+
+class Enrollment(WireModel):
+    terminal_id: int
+    terminal_code: str
+    store: StoreInfo
+    token: str
+    claim_key: str = Field(description="Base64 of the terminal's 32-byte claim MAC key")
+    server_public_key: str = Field(description="Base64 of the raw 32-byte Ed25519 public key")
+    public_url: str
+
+
+# --- change feed ----------------------------------------------------------------------------------
+
+
+class ChangeKind(StrEnum):
+    PRODUCT = "product"  # key: sku; data: name, price, tax_rate, unit, barcodes, active
+    TAX_RATE = "tax_rate"  # key: code; data: rate
+    STAFF = "staff"  # key: staff id; data: name, role, pin_hash, active
+    STOCK = "stock"  # key: sku; data: on_hand_milli (absolute, this store)
+    STORE = "store"  # key: store code; data: StoreInfo fields
+
+
+class Change(WireModel):
+    seq: int
+    kind: ChangeKind
+    key: str
+    #: None means the thing was deleted.
+    data: dict[str, Any] | None
+    #: Changes of one update (a catalog import, a price change) share an id; the terminal shows
+    #: none of them until the one with ``last_in_update`` has arrived.
+    update_id: str
+    last_in_update: bool
+
+
+class ChangesPage(WireModel):
+    changes: list[Change]
+    cursor: str
+    has_more: bool
+    #: True when this page starts a full snapshot: the terminal replaces what it holds.
+    snapshot: bool = False
+    server_time: str
+
+
+class StockLevel(WireModel):
+    store_code: str
+    store_name: str
+    on_hand_milli: int
+
+
+class ErrorBody(WireModel):
+    """Every 4xx the server sends has this body."""
+
+    error: str = Field(description="Stable machine-readable code, e.g. 'token_revoked'")
+    detail: str = Field(description="What was wrong, for a person")
