@@ -1,0 +1,52 @@
+"""The ``pos-central`` web application: terminal API under ``/v1``, shopper and head-office pages.
+
+:func:`create_app` builds the FastAPI app from :class:`ServerSettings`. It leaves on ``app.state``:
+``db`` (:class:`Database`), ``settings``, ``signing_key`` (Ed25519, signs member codes),
+``secret_key`` (bytes: sessions, CSRF) and ``limits`` (rate limiting).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from fastapi import FastAPI
+
+from sync.protocol import PROTOCOL_VERSION
+from sync.server import api, keys
+from sync.server.db import Database
+from sync.server.errors import install_error_handlers
+from sync.server.limits import Limits
+from sync.server.settings import ServerSettings, default_database_url
+
+
+def create_app(settings: ServerSettings, db: Database | None = None) -> FastAPI:
+    """The app for ``settings``; migrates the database to the newest schema first.
+
+    Pass ``db`` to share an already open :class:`Database` (tests); otherwise one is opened from
+    ``settings.database_url`` (a SQLite file in the user data directory when empty).
+    """
+    from sync.server import web
+
+    if not settings.database_url:
+        settings = replace(settings, database_url=default_database_url())
+    if db is None:
+        db = Database.from_url(settings.database_url, pool_size=settings.pool_size)
+    db.migrate()
+    with db.begin() as conn:
+        signing_key = keys.signing_key(conn)
+        secret_key = settings.secret_key or keys.server_secret(conn)
+
+    app = FastAPI(
+        title="Storelink POS central API",
+        version=str(PROTOCOL_VERSION),
+        description="Terminal API of pos-central. Every error is a 4xx with an ErrorBody.",
+    )
+    app.state.db = db
+    app.state.settings = settings
+    app.state.signing_key = signing_key
+    app.state.secret_key = secret_key
+    app.state.limits = Limits(settings)
+    install_error_handlers(app)
+    app.include_router(api.router)
+    app.include_router(web.router)
+    return app

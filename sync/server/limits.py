@@ -1,0 +1,56 @@
+"""Rate limiting: a token bucket per terminal and a cap on pushes processed at once."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sync.server.errors import ApiError
+from sync.server.settings import ServerSettings
+
+
+class Limits:
+    """Shared by every request of one server process."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.rate = settings.terminal_rate_per_second
+        self.burst = float(settings.terminal_burst)
+        self.retry_after = settings.retry_after_seconds
+        self._buckets: dict[int, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+        self._pushes = threading.BoundedSemaphore(settings.max_concurrent_pushes)
+
+    def take(self, terminal_id: int) -> None:
+        """Spend one request of ``terminal_id``'s bucket, or raise 429 saying when to come back."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(terminal_id, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens < 1.0:
+                self._buckets[terminal_id] = (tokens, now)
+                wait = max(1, math.ceil((1.0 - tokens) / self.rate)) if self.rate > 0 else self.retry_after
+                raise ApiError(
+                    429,
+                    "rate_limited",
+                    f"too many requests from this terminal; retry in {wait} s",
+                    headers={"Retry-After": str(wait)},
+                )
+            self._buckets[terminal_id] = (tokens - 1.0, now)
+
+    @contextmanager
+    def push_slot(self) -> Iterator[None]:
+        """Hold one of the push slots, or raise 429 at once when all are taken."""
+        if not self._pushes.acquire(blocking=False):
+            raise ApiError(
+                429,
+                "server_busy",
+                "the server is taking in other terminals' pushes; retry shortly",
+                headers={"Retry-After": str(self.retry_after)},
+            )
+        try:
+            yield
+        finally:
+            self._pushes.release()

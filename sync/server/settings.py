@@ -1,0 +1,40 @@
+"""How one ``pos-central`` process is configured."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+
+def default_database_url() -> str:
+    """The SQLite file used when no ``--database`` is given."""
+    return f"sqlite:///{Path(user_data_dir('pos-central', appauthor=False)) / 'central.sqlite3'}"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Settings of one server process. ``secret_key`` None means: use the one kept in the database."""
+
+    database_url: str = ""
+    public_url: str = "http://127.0.0.1:8080"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secret_key: bytes | None = None
+    #: Per-terminal token bucket: requests per second refilled, and the burst allowed.
+    terminal_rate_per_second: float = 20.0
+    terminal_burst: int = 40
+    #: Pushes processed at once across all terminals; more get 429 with Retry-After.
+    max_concurrent_pushes: int = 8
+    #: Seconds a terminal is told to wait after a 429.
+    retry_after_seconds: int = 2
+    #: Longest long-poll wait on /v1/changes, seconds.
+    max_wait_seconds: float = 30.0
+    #: Sign-in attempts allowed per e-mail (and per client address) in ``login_window_seconds``.
+    login_attempts_allowed: int = 10
+    login_window_seconds: int = 900
+    #: Secure flag on session cookies; off only for plain-HTTP tests and local demos.
+    secure_cookies: bool = True
+    #: Database connections kept open (PostgreSQL).
+    pool_size: int = 10
