@@ -1,0 +1,318 @@
+"""The terminal's ledger file: one SQLite database, one writer thread, many readers.
+
+Promises:
+
+* The database runs in WAL mode with ``synchronous=FULL`` and foreign keys on, so a transaction
+  that returned is on disk and survives a power cut.
+* Exactly one connection writes, and it lives on one thread (:class:`Ledger`'s writer). The UI,
+  the services and the sync engine hand it work with :meth:`Ledger.write` (a Future) or
+  :meth:`Ledger.transact` (blocks for the result). Each job runs inside one transaction: all of it
+  is committed or none of it. One writer also sidesteps the WAL race of the SQLite 3.40 bundled
+  with this Python when two connections write or checkpoint at once.
+* Readers use their own read-only connection per thread (:meth:`Ledger.read`).
+* At open: the SQLite version is logged, a quick integrity check runs (a failure raises
+  :class:`LedgerDamaged` naming the newest backup), a backup is taken before any pending migration,
+  the migrations run, and a backup is taken once a day while the ledger is open.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlite_utils
+
+from pos.ledger import migrations
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+LEDGER_FILE = "ledger.sqlite3"
+BACKUP_DIR = "backups"
+#: How many backups are kept; older ones are deleted after a new one is taken.
+BACKUPS_KEPT = 7
+BACKUP_EVERY = timedelta(days=1)
+
+
+_Job = tuple[Callable[[sqlite_utils.Database], Any], "Future[Any]", bool]
+
+
+class LedgerError(Exception):
+    """Something is wrong with the ledger file itself. ``str()`` is for a person."""
+
+
+class LedgerDamaged(LedgerError):
+    """The integrity check failed at start. ``newest_backup`` is the file to restore from, if any."""
+
+    def __init__(self, message: str, newest_backup: Path | None) -> None:
+        super().__init__(message)
+        self.newest_backup = newest_backup
+
+
+class LedgerClosed(LedgerError):
+    """Work was handed to a ledger that is closed."""
+
+
+@dataclass(frozen=True)
+class OpenReport:
+    """What happened when the ledger was opened, for the start-up log and ``pos status``."""
+
+    sqlite_version: str
+    migrations_applied: tuple[str, ...]
+    backups_taken: tuple[Path, ...]
+
+
+def _configure(conn: sqlite3.Connection, *, writer: bool) -> None:
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 5000")
+    if writer:
+        conn.execute("PRAGMA synchronous = FULL")
+    else:
+        conn.execute("PRAGMA query_only = ON")
+
+
+def _connect(path: Path, *, writer: bool) -> sqlite3.Connection:
+    # Each connection is used by one thread only; readers are made shareable so close() can
+    # run on the thread that closes the ledger.
+    conn = sqlite3.connect(str(path), timeout=5.0, check_same_thread=writer)
+    if writer:
+        # WAL is persistent in the file; PRAGMA opens no implicit transaction, so this is allowed.
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise LedgerError(f"{path}: cannot switch the ledger to WAL mode (got {mode!r})")
+    _configure(conn, writer=writer)
+    return conn
+
+
+def newest_backup(data_dir: Path) -> Path | None:
+    """The most recent backup file in ``<data_dir>/backups``, or None when there is none."""
+    files = sorted((data_dir / BACKUP_DIR).glob("ledger-*.sqlite3"))
+    return files[-1] if files else None
+
+
+def quick_check(conn: sqlite3.Connection) -> list[str]:
+    """``PRAGMA quick_check``: an empty list when the file is sound, else SQLite's complaints."""
+    rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check").fetchall()]
+    return [] if rows == ["ok"] else rows
+
+
+def backup_to(conn: sqlite3.Connection, data_dir: Path, reason: str, now: datetime) -> Path:
+    """Copy the open database to ``<data_dir>/backups`` with SQLite's online backup API.
+
+    The copy is consistent even while readers are busy. Only the newest :data:`BACKUPS_KEPT`
+    backups are kept.
+    """
+    folder = data_dir / BACKUP_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = folder / f"ledger-{stamp}-{reason}.sqlite3"
+    partial = target.with_suffix(".partial")
+    dest = sqlite3.connect(str(partial))
+    try:
+        conn.backup(dest)
+    finally:
+        dest.close()
+    partial.replace(target)
+    for old in sorted(folder.glob("ledger-*.sqlite3"))[:-BACKUPS_KEPT]:
+        old.unlink(missing_ok=True)
+    log.info("ledger backup written: %s", target)
+    return target
+
+
+class Ledger:
+    """The open ledger of one terminal. Create with :meth:`open`; close with :meth:`close`."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / LEDGER_FILE
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+        self._last_backup: datetime | None = None
+        self.report = OpenReport(sqlite3.sqlite_version, (), ())
+
+    # --- opening and closing ----------------------------------------------------------------
+
+    @classmethod
+    def open(cls, data_dir: Path | str, *, daily_backup: bool = True) -> Ledger:
+        """Open (creating if needed) the ledger in ``data_dir`` and start its writer thread.
+
+        Raises :class:`LedgerDamaged` if the quick integrity check fails, with the newest backup's
+        path in the message, and :class:`LedgerError` if the file cannot be used at all.
+        """
+        ledger = cls(Path(data_dir))
+        ledger.data_dir.mkdir(parents=True, exist_ok=True)
+        ready: Future[OpenReport] = Future()
+        ledger._thread = threading.Thread(
+            target=ledger._writer_main, args=(ready, daily_backup), name="ledger-writer", daemon=True
+        )
+        ledger._thread.start()
+        try:
+            ledger.report = ready.result()
+        except BaseException:
+            ledger._thread.join()
+            ledger._closed = True
+            raise
+        return ledger
+
+    def close(self) -> None:
+        """Finish queued writes, stop the writer thread and close every connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._jobs.put(None)
+        if self._thread is not None:
+            self._thread.join()
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the writer thread ------------------------------------------------------------------
+
+    def _start_writer(self, daily_backup: bool) -> tuple[sqlite_utils.Database, OpenReport]:
+        log.info("SQLite %s (Python sqlite3 module); ledger %s", sqlite3.sqlite_version, self.path)
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        try:
+            conn = _connect(self.path, writer=True)
+            problems = quick_check(conn) if existed else []
+        except sqlite3.DatabaseError as exc:
+            problems = [str(exc)]
+            conn = None
+        if problems:
+            if conn is not None:
+                conn.close()
+            backup = newest_backup(self.data_dir)
+            where = f"restore the newest backup: {backup}" if backup else "no backup was found"
+            raise LedgerDamaged(
+                f"The ledger file {self.path} failed its integrity check ({'; '.join(problems[:3])}). "
+                f"Do not sell on this terminal; call IT and {where}.",
+                backup,
+            )
+        assert conn is not None
+        db = sqlite_utils.Database(conn)
+        backups: list[Path] = []
+        pending = migrations.pending(db)
+        now = datetime.now(UTC)
+        if pending and existed and migrations.applied(db):
+            backups.append(backup_to(conn, self.data_dir, "before-migration", now))
+        applied = migrations.migrate(db, now)
+        if daily_backup and existed:
+            last = newest_backup(self.data_dir)
+            last_time = datetime.fromtimestamp(last.stat().st_mtime, UTC) if last is not None else None
+            if last_time is None or now - last_time >= BACKUP_EVERY:
+                backups.append(backup_to(conn, self.data_dir, "daily", now))
+                last_time = now
+            self._last_backup = last_time
+        elif daily_backup:
+            self._last_backup = now
+        return db, OpenReport(sqlite3.sqlite_version, tuple(applied), tuple(backups))
+
+    def _writer_main(self, ready: Future[OpenReport], daily_backup: bool) -> None:
+        try:
+            db, report = self._start_writer(daily_backup)
+        except BaseException as exc:
+            ready.set_exception(exc)
+            return
+        ready.set_result(report)
+        try:
+            while True:
+                item = self._jobs.get()
+                if item is None:
+                    break
+                job, future, atomic = item
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    if atomic:
+                        with db.atomic():
+                            result = job(db)
+                    else:
+                        result = job(db)
+                except BaseException as exc:
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+                if daily_backup:
+                    self._maybe_daily_backup(db)
+        finally:
+            # Anything queued after close gets a clear error instead of hanging its caller.
+            while True:
+                try:
+                    item = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[1].set_exception(LedgerClosed("the ledger is closed"))
+            db.conn.close()
+
+    def _maybe_daily_backup(self, db: sqlite_utils.Database) -> None:
+        now = datetime.now(UTC)
+        if self._last_backup is None or now - self._last_backup >= BACKUP_EVERY:
+            try:
+                backup_to(db.conn, self.data_dir, "daily", now)
+            except (OSError, sqlite3.Error):
+                log.exception("daily ledger backup failed; selling continues")
+            self._last_backup = now
+
+    # --- the public API ---------------------------------------------------------------------
+
+    def write(self, job: Callable[[sqlite_utils.Database], T], *, atomic: bool = True) -> Future[T]:
+        """Queue ``job(db)`` for the writer thread; it runs inside one transaction.
+
+        The Future holds the job's return value once the transaction committed, or the exception
+        that rolled it back. ``atomic=False`` runs the job outside a transaction (backups, VACUUM).
+        """
+        if self._closed:
+            raise LedgerClosed("the ledger is closed")
+        future: Future[T] = Future()
+        self._jobs.put((job, future, atomic))
+        return future
+
+    def transact(self, job: Callable[[sqlite_utils.Database], T]) -> T:
+        """Run ``job(db)`` in one transaction on the writer thread and return its result."""
+        if threading.current_thread() is self._thread:
+            raise LedgerError("transact() called from the writer thread itself (would deadlock)")
+        return self.write(job).result()
+
+    def read(self) -> sqlite_utils.Database:
+        """This thread's read-only connection (made on first use) as a sqlite-utils Database."""
+        db: sqlite_utils.Database | None = getattr(self._local, "db", None)
+        if db is None:
+            if self._closed:
+                raise LedgerClosed("the ledger is closed")
+            conn = _connect(self.path, writer=False)
+            with self._readers_lock:
+                self._readers.append(conn)
+            db = sqlite_utils.Database(conn)
+            self._local.db = db
+        return db
+
+    def backup(self, reason: str = "manual") -> Path:
+        """Take an online backup now (on the writer thread) and return its path."""
+        job = self.write(
+            lambda db: backup_to(db.conn, self.data_dir, reason, datetime.now(UTC)), atomic=False
+        )
+        return job.result()
+
+    def integrity_problems(self) -> list[str]:
+        """Run ``PRAGMA quick_check`` on a reader connection: empty when the file is sound."""
+        return quick_check(self.read().conn)
