@@ -1,0 +1,98 @@
+"""The terminal GUI's entry points: build the window on a till, run it, or run the demo."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from pos.ui.customer_display import CustomerDisplay
+from pos.ui.i18n import normalise, set_language
+from pos.ui.main_window import MainWindow
+from pos.ui.state import Session
+from pos.ui.tasks import TaskRunner
+from pos.ui.theme import apply_theme
+from pos.ui.till import Till
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Terminal:
+    """The running GUI: its window, the customer display and the shared session."""
+
+    window: MainWindow
+    display: CustomerDisplay
+    session: Session
+    runner: TaskRunner
+    till: Till
+
+    def close(self) -> None:
+        """Close both windows, finish queued ledger work, then close the till."""
+        self.window.close()
+        self.display.close()
+        self.runner.close()
+        self.till.close()
+
+
+def application() -> QApplication:
+    """The process's QApplication (created once, with the till's theme)."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
+        app.setApplicationName("Storelink POS")
+        apply_theme(app)
+    return app
+
+
+def build_terminal(till: Till, *, language: str | None = None) -> Terminal:
+    """Build the main window and the Customer Display on ``till`` (not shown yet).
+
+    ``language`` is the cashier's language for this terminal; the customer display and the
+    receipt use the store's language.
+    """
+    application()
+    store = till.store()
+    set_language(normalise(language or store.language))
+    runner = TaskRunner()
+    session = Session(till, runner, store)
+    display = CustomerDisplay(language=store.language, store_name=store.name)
+    window = MainWindow(session, display)
+    session.start()
+    return Terminal(window=window, display=display, session=session, runner=runner, till=till)
+
+
+def run(open_till: Callable[[], Till], *, language: str | None = None) -> int:
+    """Open the till, show the till and the customer display, and run until the window closes."""
+    app = application()
+    log.info("SQLite %s", sqlite3.sqlite_version)
+    terminal = build_terminal(open_till(), language=language)
+    terminal.window.show()
+    terminal.display.place()
+    terminal.window.raise_()
+    terminal.window.activateWindow()
+    try:
+        return app.exec()
+    finally:
+        terminal.close()
+
+
+def main_gui(data_dir: Path | None = None, *, language: str | None = None) -> int:
+    """``pos``: the terminal GUI on the ledger in ``data_dir`` (default: the platform's user data dir)."""
+    from pos.ui.service_till import ServiceTill
+
+    return run(lambda: ServiceTill.open(data_dir), language=language)
+
+
+def main_demo(data_dir: Path | None = None, *, language: str | None = None) -> int:
+    """``pos demo``: a fresh demo store, staff and catalog, then the GUI and the customer display."""
+    from pos.demo import prepare_demo
+    from pos.ui.service_till import ServiceTill
+
+    demo = prepare_demo(data_dir)
+    return run(lambda: ServiceTill.open(demo.data_dir, demo_pins=demo.pins), language=language)

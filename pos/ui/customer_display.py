@@ -1,0 +1,184 @@
+"""The Customer Display: a second window facing the shopper.
+
+It shows the lines and total as they are scanned, then after payment the claim QR, large enough for
+a phone at arm's length, with "Scan to add this purchase to your account", until the next sale
+starts. Its text is in the store's language, not the cashier's.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pos.ui.i18n import N_, translate
+from pos.ui.qr import qr_image
+from pos.ui.views import CompletedSale, SaleView
+from pos.ui.widgets import label
+
+WINDOW_TITLE = "Customer Display"  # a contract (DESIGN.md): kept in English so tools can find the window
+CLAIM_TEXT = N_("Scan to add this purchase to your account")
+#: Side of the claim QR on screen. 48 characters of URL fit QR version 5 (37 modules + quiet zone):
+#: about 8 px per module, roughly 2 mm on a 15" screen, which a phone reads from an arm's length.
+QR_SIDE = 360
+
+
+class CustomerDisplay(QWidget):
+    def __init__(self, language: str = "en", store_name: str = "") -> None:
+        super().__init__(None, Qt.WindowType.Window)
+        self.setObjectName("customerDisplay")
+        self.setWindowTitle(WINDOW_TITLE)
+        # The shopper's window must never take the cashier's keystrokes.
+        self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
+        self.setWindowFlag(Qt.WindowType.WindowDoesNotAcceptFocus)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._language = language
+        self.claim_url = ""
+
+        self._pages = QStackedWidget()
+        self._pages.setObjectName("customerPages")
+        self._welcome = self._build_welcome(store_name)
+        self._sale = self._build_sale()
+        self._claim = self._build_claim()
+        for page in (self._welcome, self._sale, self._claim):
+            self._pages.addWidget(page)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._pages)
+        self.resize(800, 600)
+        self.show_welcome()
+
+    def _t(self, text: str) -> str:
+        return translate(text, self._language)
+
+    def _build_welcome(self, store_name: str) -> QWidget:
+        page = QWidget()
+        page.setObjectName("customerWelcomePage")
+        layout = QVBoxLayout(page)
+        self._store_label = label("customerStoreName", store_name, role="display-title")
+        self._welcome_label = label("customerWelcome", role="display-big")
+        for widget in (self._store_label, self._welcome_label):
+            widget.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            layout.addWidget(widget)
+        return page
+
+    def _build_sale(self) -> QWidget:
+        page = QWidget()
+        page.setObjectName("customerSalePage")
+        layout = QVBoxLayout(page)
+        self._lines = QTableWidget(0, 3)
+        self._lines.setObjectName("customerLines")
+        self._lines.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self._lines.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self._lines.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._lines.verticalHeader().hide()
+        self._lines.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2):
+            self._lines.horizontalHeader().setSectionResizeMode(
+                column, QHeaderView.ResizeMode.ResizeToContents
+            )
+        self._member = label("customerMember", role="display-info")
+        total_row = QHBoxLayout()
+        self._total_caption = label("customerTotalCaption", role="display-big")
+        self._total = label("customerTotal", role="display-total")
+        self._total.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        total_row.addWidget(self._total_caption)
+        total_row.addWidget(self._total, 1)
+        layout.addWidget(self._lines, 1)
+        layout.addWidget(self._member)
+        layout.addLayout(total_row)
+        return page
+
+    def _build_claim(self) -> QWidget:
+        page = QWidget()
+        page.setObjectName("customerClaimPage")
+        layout = QHBoxLayout(page)
+        self._qr = label("customerClaimQr")
+        self._qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._qr.setMinimumSize(QR_SIDE, QR_SIDE)
+        self._qr.setStyleSheet("background: white; padding: 12px;")
+        text = QVBoxLayout()
+        self._claim_text = label("customerClaimText", role="display-big")
+        self._claim_text.setWordWrap(True)
+        self._paid = label("customerPaid", role="display-info")
+        self._change = label("customerChange", role="display-total")
+        self._thanks = label("customerThanks", role="display-info")
+        text.addStretch(1)
+        for widget in (self._claim_text, self._paid, self._change, self._thanks):
+            text.addWidget(widget)
+        text.addStretch(1)
+        layout.addWidget(self._qr, 0)
+        layout.addLayout(text, 1)
+        return page
+
+    # --- what the terminal tells it -------------------------------------------------------------
+
+    def set_language(self, language: str) -> None:
+        """Show the shopper's text in ``language`` (the store's)."""
+        self._language = language
+        self._welcome_label.setText(self._t("Welcome"))
+        self._total_caption.setText(self._t("Total"))
+        self._claim_text.setText(self._t(CLAIM_TEXT))
+        self._thanks.setText(self._t("Thank you for shopping with us"))
+        self._lines.setHorizontalHeaderLabels([self._t("Item"), self._t("Qty"), self._t("Amount")])
+
+    def show_welcome(self) -> None:
+        self.claim_url = ""
+        self.set_language(self._language)
+        self._pages.setCurrentWidget(self._welcome)
+
+    def show_sale(self, sale: SaleView) -> None:
+        """Lines and total as they are scanned; an empty sale keeps the claim QR up until the next scan."""
+        if sale.is_empty and self._pages.currentWidget() is self._claim:
+            return
+        if sale.is_empty and not sale.member:
+            self.show_welcome()
+            return
+        self.claim_url = ""
+        self._lines.setRowCount(len(sale.lines))
+        for row, line in enumerate(sale.lines):
+            for column, text in enumerate((line.name, line.quantity, line.amount)):
+                item = QTableWidgetItem(text)
+                if column:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self._lines.setItem(row, column, item)
+        if sale.lines:
+            self._lines.scrollToBottom()
+        self._member.setText(self._t("Member") + f": {sale.member}" if sale.member else "")
+        self._total.setText(sale.total)
+        self._pages.setCurrentWidget(self._sale)
+
+    def show_claim(self, completed: CompletedSale) -> None:
+        """After payment: the claim QR and the change, until the next sale starts."""
+        self.claim_url = completed.claim_url
+        self._paid.setText(f"{self._t('Total')}: {completed.sale.total}")
+        self._change.setText(f"{self._t('Change')}: {completed.change}" if completed.change_minor else "")
+        if completed.claim_url:
+            self._qr.setPixmap(QPixmap.fromImage(qr_image(completed.claim_url, QR_SIDE)))
+            self._qr.show()
+            self._claim_text.show()
+        else:
+            self._qr.hide()
+            self._claim_text.hide()
+        self._pages.setCurrentWidget(self._claim)
+
+    def current_page(self) -> str:
+        return self._pages.currentWidget().objectName()
+
+    def place(self) -> None:
+        """Full screen on the second screen if there is one, else a normal window beside the till."""
+        screens = QGuiApplication.screens()
+        if len(screens) > 1:
+            self.setGeometry(screens[1].geometry())
+            self.showFullScreen()
+        else:
+            self.show()

@@ -1,0 +1,110 @@
+"""The till's main window: sign-in, sale and lock screens in one stack, the status line under them,
+and the Customer Display beside it. Everything refreshes from :attr:`Session.changed`."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QStackedWidget, QWidget
+
+from pos.ui.customer_display import CustomerDisplay
+from pos.ui.i18n import _, forget_listener, on_language_changed
+from pos.ui.sale_screen import SaleScreen
+from pos.ui.sign_in import PinScreen
+from pos.ui.state import Session
+from pos.ui.widgets import label
+
+WINDOW_TITLE = "Storelink POS"
+
+
+class StatusLine(QWidget):
+    """Signed-in cashier, shift, and the sync state the ledger knows."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.setObjectName("statusLine")
+        self.session = session
+        self.cashier = label("statusCashier", role="status")
+        self.shift = label("statusShift", role="status")
+        self.sync = label("statusSync", role="status")
+        self.busy = label("statusBusy", role="status")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 2, 8, 2)
+        for widget in (self.cashier, self.shift, self.sync):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+        layout.addWidget(self.busy)
+        session.changed.connect(lambda _op: self.refresh())
+        session.runner.busy_changed.connect(lambda n: self.busy.setText("…" if n else ""))
+        self.refresh()
+
+    def refresh(self) -> None:
+        staff, status = self.session.staff, self.session.status
+        if staff is None:
+            self.cashier.setText(_("Not signed in"))
+        else:
+            role = _("Manager") if staff.is_manager else _("Cashier")
+            self.cashier.setText(f"{role}: {staff.name}")
+        self.shift.setText(
+            _("Shift: {shift}").format(shift=status.shift) if status.shift else _("No shift open")
+        )
+        last = status.last_sync or _("never synced")
+        self.sync.setText(_("Queued: {count} · Last sync: {last}").format(count=status.queued, last=last))
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session: Session, display: CustomerDisplay) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle(WINDOW_TITLE)
+        self.session = session
+        self.display = display
+        self.sign_in = PinScreen(session, locked=False)
+        self.lock_screen = PinScreen(session, locked=True)
+        self.sale_screen = SaleScreen(session)
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("screens")
+        for screen in (self.sign_in, self.sale_screen, self.lock_screen):
+            self.stack.addWidget(screen)
+        self.status_line = StatusLine(session)
+        self.statusBar().addPermanentWidget(self.status_line, 1)
+        self.statusBar().setSizeGripEnabled(False)
+        self.setCentralWidget(self.stack)
+        session.changed.connect(self.refresh)
+        self._language_listener = self._language_changed
+        on_language_changed(self._language_listener)
+        self.resize(1366, 768)
+        self.refresh("init")
+
+    def current_screen(self) -> QWidget:
+        return self.stack.currentWidget()
+
+    def refresh(self, operation: str) -> None:
+        session = self.session
+        if session.staff is None:
+            target: QWidget = self.sign_in
+        elif session.locked:
+            target = self.lock_screen
+        else:
+            target = self.sale_screen
+        if self.stack.currentWidget() is not target:
+            self.stack.setCurrentWidget(target)
+            if isinstance(target, PinScreen):
+                target.reset()
+            else:
+                self.sale_screen.scan_input.setFocus()
+        if session.showing_claim and session.last_completed is not None and session.sale.is_empty:
+            if self.display.claim_url != session.last_completed.claim_url or operation == "payment":
+                self.display.show_claim(session.last_completed)
+        else:
+            self.display.show_sale(session.sale)
+
+    def _language_changed(self, _language: str) -> None:
+        for screen in (self.sign_in, self.lock_screen, self.sale_screen):
+            screen.retranslate()
+        self.status_line.refresh()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        forget_listener(self._language_listener)
+        self.session.stop()
+        self.display.close()
+        super().closeEvent(event)

@@ -1,0 +1,406 @@
+"""The sale screen: the sale table, running totals, the last item large, the scan input, the keypad
+and a touch button for every action. A scanner's code + Enter lands here wherever the focus is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pos.ui.dialogs import DiscountDialog, PaymentDialog, PinDialog, SearchDialog
+from pos.ui.i18n import N_, _
+from pos.ui.state import Session
+from pos.ui.views import LineView, NeedsManager, ProductHit, SaleView, ScanOutcome, TillError
+from pos.ui.widgets import Keypad, label, set_role, touch_button
+
+COLUMNS = (N_("Item"), N_("Qty"), N_("Price"), N_("Discount"), N_("Amount"))
+
+
+class SaleLinesModel(QAbstractTableModel):
+    """The sale's lines for the table view (rows replaced wholesale from each new SaleView)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: tuple[LineView, ...] = ()
+
+    def set_lines(self, lines: tuple[LineView, ...]) -> None:
+        self.beginResetModel()
+        self.lines = lines
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.lines)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return len(COLUMNS)
+
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if not index.isValid():
+            return None
+        line = self.lines[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (line.name, line.quantity, line.unit_price, line.discount, line.amount)[index.column()]
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() > 0:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return line.code
+        return None
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return _(COLUMNS[section])
+        return None
+
+
+class ScannerRouter(QObject):
+    """Application-wide key filter: while the sale screen is up and no dialog is open, keys typed into
+    any other widget of the till's window go to the scan input, so a scan is never lost to focus."""
+
+    def __init__(self, screen: SaleScreen) -> None:
+        super().__init__(screen)
+        self.screen = screen
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
+            return False
+        target = self.screen.scan_input
+        if watched is target or not self.screen.isVisible() or QApplication.activeModalWidget() is not None:
+            return False
+        focus = QApplication.focusWidget()
+        # Only the event's first stop (the focused widget) is redirected, or each parent would re-send it.
+        if watched is not focus and not (focus is None and watched is self.screen.window()):
+            return False
+        if focus is not None and focus.window() is not self.screen.window():
+            return False
+        is_enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        text = event.text()
+        if not (is_enter or event.key() == Qt.Key.Key_Backspace or (text and text.isprintable())):
+            return False
+        target.setFocus()
+        QApplication.sendEvent(target, QKeyEvent(event.type(), event.key(), event.modifiers(), text))
+        return True
+
+
+class SaleScreen(QWidget):
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.setObjectName("saleScreen")
+        self.session = session
+        self.pending_quantity: str | None = None
+
+        self.last_item = label("lastItem", role="last-item")
+        self.last_amount = label("lastItemAmount", role="last-item")
+        self.last_amount.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        last_row = QHBoxLayout()
+        last_row.addWidget(self.last_item, 1)
+        last_row.addWidget(self.last_amount)
+
+        self.model = SaleLinesModel()
+        self.table = QTableView()
+        self.table.setObjectName("saleTable")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(44)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+
+        self.message = label("saleMessage", role="info")
+        self.message.setWordWrap(True)
+
+        left = QVBoxLayout()
+        left.addLayout(last_row)
+        left.addWidget(self.table, 1)
+        left.addWidget(self.message)
+
+        self.total_caption = label("totalCaption", role="big")
+        self.total = label("saleTotal", role="total")
+        self.total.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.tax = label("saleTax", role="info")
+        self.tax.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.discount = label("saleDiscount", role="info")
+        self.discount.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.member = label("saleMember", role="member")
+        self.quantity = label("pendingQuantity", role="quantity")
+
+        self.scan_input = QLineEdit()
+        self.scan_input.setObjectName("scanInput")
+        self.scan_input.setMinimumHeight(52)
+        self.scan_input.textEdited.connect(self._on_typed)
+        self.scan_input.returnPressed.connect(self._on_enter)
+        self.keypad = Keypad("saleKeypad", lambda: self.scan_input)
+
+        self.buttons: dict[str, Any] = {}
+        actions = [
+            ("searchButton", self.open_search),
+            ("discountButton", self.open_discount),
+            ("removeLineButton", self.remove_selected_line),
+            ("voidSaleButton", self.void_sale),
+            ("reprintButton", self.reprint_last),
+            ("lockButton", self.lock),
+            ("signOutButton", self.sign_out),
+            ("payButton", self.open_payment),
+        ]
+        grid = QGridLayout()
+        for index, (name, slot) in enumerate(actions):
+            button = touch_button("", name, slot)
+            self.buttons[name] = button
+            if name == "payButton":
+                button.setProperty("role", "primary")
+                grid.addWidget(button, index // 2, 0, 1, 2)
+            else:
+                grid.addWidget(button, index // 2, index % 2)
+
+        right = QVBoxLayout()
+        total_row = QHBoxLayout()
+        total_row.addWidget(self.total_caption)
+        total_row.addWidget(self.total, 1)
+        right.addLayout(total_row)
+        right.addWidget(self.tax)
+        right.addWidget(self.discount)
+        right.addWidget(self.member)
+        right.addWidget(self.quantity)
+        right.addWidget(self.scan_input)
+        right.addWidget(self.keypad, 1)
+        right.addLayout(grid)
+
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 3)
+        layout.addLayout(right, 2)
+
+        for key, slot in (
+            (Qt.Key.Key_F2, self.open_search),
+            (Qt.Key.Key_F4, self.open_discount),
+            (Qt.Key.Key_Delete, self.remove_selected_line),
+            (Qt.Key.Key_F9, self.reprint_last),
+            (Qt.Key.Key_F11, self.lock),
+            (Qt.Key.Key_F12, self.open_payment),
+        ):
+            shortcut = QShortcut(QKeySequence(key), self, slot)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+
+        self.router = ScannerRouter(self)
+        QApplication.instance().installEventFilter(self.router)
+        session.changed.connect(self.refresh)
+        session.message.connect(self.show_message)
+        self.retranslate()
+        self.refresh("init")
+
+    # --- rendering --------------------------------------------------------------------------------
+
+    def retranslate(self) -> None:
+        captions = {
+            "searchButton": _("Search (F2)"),
+            "discountButton": _("Discount (F4)"),
+            "removeLineButton": _("Remove line (Del)"),
+            "voidSaleButton": _("Cancel sale"),
+            "reprintButton": _("Reprint (F9)"),
+            "lockButton": _("Lock (F11)"),
+            "signOutButton": _("Sign out"),
+            "payButton": _("Pay (F12)"),
+        }
+        for name, text in captions.items():
+            self.buttons[name].setText(text)
+        self.total_caption.setText(_("Total"))
+        self.scan_input.setPlaceholderText(_("Scan or type a code, Enter"))
+        self.model.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
+        self.refresh("language")
+
+    def refresh(self, _operation: str) -> None:
+        sale = self.session.sale
+        if self.model.lines != sale.lines:
+            self.model.set_lines(sale.lines)
+            last = sale.last_line
+            if last is not None:
+                row = sale.lines.index(last)
+                self.table.selectRow(row)
+                self.table.scrollTo(self.model.index(row, 0))
+        last = sale.last_line
+        self.last_item.setText(f"{last.quantity} × {last.name}" if last else _("Ready for the next sale"))
+        self.last_amount.setText(last.amount if last else "")
+        self.total.setText(sale.total)
+        self.tax.setText(_("incl. tax {amount}").format(amount=sale.tax) if sale.tax else "")
+        self.discount.setText(_("Discount {amount}").format(amount=sale.discount) if sale.discount else "")
+        self.member.setText(_("Member {number}").format(number=sale.member) if sale.member else "")
+        self.quantity.setText(
+            _("Quantity for the next item: {qty}").format(qty=self.pending_quantity)
+            if self.pending_quantity
+            else ""
+        )
+
+    def show_message(self, text: str, error: bool) -> None:
+        self.message.setText(text)
+        set_role(self.message, "error" if error else "info")
+
+    def selected_line(self) -> LineView | None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows and rows[0].row() < len(self.model.lines):
+            return self.model.lines[rows[0].row()]
+        return None
+
+    # --- scanning ---------------------------------------------------------------------------------
+
+    def _on_typed(self, text: str) -> None:
+        # "N*" sets the quantity of the next scan: taken the moment * is typed.
+        if text.endswith("*"):
+            self._take_quantity(text[:-1])
+
+    def _take_quantity(self, text: str) -> bool:
+        self.scan_input.clear()
+        try:
+            self.pending_quantity = self.session.till.parse_quantity(text)
+        except Exception as error:
+            self.pending_quantity = None
+            self.session.report(error)
+            self.refresh("quantity")
+            return False
+        self.show_message("", False)
+        self.refresh("quantity")
+        return True
+
+    def _on_enter(self) -> None:
+        text = self.scan_input.text().strip()
+        self.scan_input.clear()
+        if "*" in text:
+            quantity, _sep, text = text.partition("*")
+            if not self._take_quantity(quantity):
+                return
+        if not text:
+            return
+        self.scan(text)
+
+    def scan(self, code: str) -> None:
+        """Add what ``code`` names (product, member code, ...) with the pending quantity."""
+        quantity, self.pending_quantity = self.pending_quantity, None
+        till = self.session.till
+
+        def done(outcome: ScanOutcome) -> None:
+            self.session.set_sale(outcome.sale)
+            self.show_message(outcome.message, False)
+
+        self.session.act("scan", lambda: till.scan(code, quantity), done)
+
+    def add_product(self, hit: ProductHit) -> None:
+        quantity, self.pending_quantity = self.pending_quantity, None
+        till = self.session.till
+
+        def done(sale: SaleView) -> None:
+            self.session.set_sale(sale)
+            self.show_message(_("Added {name}").format(name=hit.name), False)
+
+        self.session.act("add_product", lambda: till.add_product(hit.sku, quantity), done)
+
+    # --- actions ----------------------------------------------------------------------------------
+
+    def open_search(self) -> None:
+        dialog = SearchDialog(self.session, self, self.add_product)
+        dialog.open()
+
+    def remove_selected_line(self) -> None:
+        line = self.selected_line()
+        if line is None:
+            self.session.report(TillError(_("Select a line first")))
+            return
+        till = self.session.till
+        self.session.act(
+            "remove_line",
+            lambda: till.remove_line(line.line_id),
+            lambda sale: (
+                self.session.set_sale(sale),
+                self.show_message(_("Removed {name}").format(name=line.name), False),
+            ),
+        )
+
+    def open_discount(self) -> None:
+        if self.session.sale.is_empty:
+            self.session.report(TillError(_("The sale has no items yet")))
+            return
+        line = self.selected_line()
+        dialog = DiscountDialog(self, line.name if line else None)
+        dialog.accepted.connect(
+            lambda: self._apply_discount(None if dialog.whole_sale() else line, dialog.value(), None)
+        )
+        dialog.open()
+
+    def _apply_discount(self, line: LineView | None, text: str, manager_pin: str | None) -> None:
+        till = self.session.till
+        line_id = line.line_id if line else None
+
+        def needs_manager(error: BaseException) -> bool:
+            if isinstance(error, NeedsManager) and manager_pin is None:
+                approval = PinDialog(self, _("Manager approval"), str(error))
+                approval.accepted.connect(lambda: self._apply_discount(line, text, approval.value()))
+                approval.open()
+                return True
+            return False
+
+        self.session.act(
+            "discount",
+            lambda: till.discount(line_id, text, manager_pin),
+            lambda sale: (self.session.set_sale(sale), self.show_message(_("Discount applied"), False)),
+            needs_manager,
+        )
+
+    def void_sale(self) -> None:
+        till = self.session.till
+        self.session.act(
+            "void_sale",
+            till.void_sale,
+            lambda sale: (self.session.set_sale(sale), self.show_message(_("Sale cancelled"), False)),
+        )
+
+    def open_payment(self) -> None:
+        if self.session.sale.is_empty:
+            self.session.report(TillError(_("The sale has no items yet")))
+            return
+        dialog = PaymentDialog(self.session, self)
+        dialog.finished.connect(lambda _r: self.scan_input.setFocus())
+        dialog.open()
+
+    def reprint_last(self) -> None:
+        till = self.session.till
+
+        def done(completed: Any) -> None:
+            note = _("Receipt {number} printed again").format(number=completed.receipt_number)
+            if completed.print_problem:
+                note = _("The receipt did not print: {reason}").format(reason=completed.print_problem)
+            self.show_message(note, bool(completed.print_problem))
+
+        self.session.act("reprint", till.reprint_last, done)
+
+    def lock(self) -> None:
+        till = self.session.till
+
+        def done(_none: object) -> None:
+            self.session.locked = True
+
+        self.session.act("lock", till.lock, done)
+
+    def sign_out(self) -> None:
+        till = self.session.till
+        self.session.act("sign_out", till.sign_out, lambda _none: self.session.set_staff(None))
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self.scan_input.setFocus()

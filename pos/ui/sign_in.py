@@ -1,0 +1,117 @@
+"""Sign-in and lock screens: a PIN field, a keypad, the demo PINs when there are any."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
+
+from pos.ui.i18n import LANGUAGES, _, current_language, set_language
+from pos.ui.state import Session
+from pos.ui.widgets import Keypad, label, set_role, touch_button
+
+
+class PinScreen(QWidget):
+    """Sign-in (``locked=False``) or the lock screen (``locked=True``: the same cashier or a manager unlocks)."""
+
+    def __init__(self, session: Session, *, locked: bool) -> None:
+        super().__init__()
+        self.session = session
+        self.locked = locked
+        self.setObjectName("lockScreen" if locked else "signInScreen")
+        prefix = "unlock" if locked else "signIn"
+
+        self.title = label(f"{prefix}Title", role="title")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.prompt = label(f"{prefix}Prompt")
+        self.prompt.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.pin = QLineEdit()
+        self.pin.setObjectName("unlockPinInput" if locked else "pinInput")
+        self.pin.setEchoMode(QLineEdit.EchoMode.Password)
+        self.pin.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.pin.setMaxLength(12)
+        self.pin.returnPressed.connect(self.submit)
+        self.feedback = label(f"{prefix}Message", role="info")
+        self.feedback.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.feedback.setWordWrap(True)
+        self.keypad = Keypad(f"{prefix}Keypad", lambda: self.pin, star=False)
+        self.keypad.setMaximumWidth(420)
+        self.button = touch_button("", "unlockButton" if locked else "signInButton", self.submit)
+        self.button.setProperty("role", "primary")
+        self.demo = label("demoPins", role="hint")
+        self.demo.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.demo.setVisible(not locked and bool(session.store.demo_pins))
+
+        self.language = QComboBox()
+        self.language.setObjectName("languageBox")
+        self.language.setMinimumHeight(44)
+        for code, name in LANGUAGES.items():
+            self.language.addItem(name, code)
+        self.language.setCurrentIndex(list(LANGUAGES).index(current_language()))
+        self.language.currentIndexChanged.connect(lambda _i: set_language(self.language.currentData()))
+        self.language.setVisible(not locked)
+
+        column = QVBoxLayout()
+        column.addStretch(1)
+        for widget in (self.title, self.prompt, self.pin, self.feedback):
+            column.addWidget(widget)
+        column.addWidget(self.keypad, 0, Qt.AlignmentFlag.AlignHCenter)
+        column.addWidget(self.button)
+        column.addWidget(self.demo)
+        column.addWidget(self.language, 0, Qt.AlignmentFlag.AlignHCenter)
+        column.addStretch(1)
+        box = QWidget()
+        box.setLayout(column)
+        box.setMaximumWidth(460)
+        outer = QHBoxLayout(self)
+        outer.addStretch(1)
+        outer.addWidget(box)
+        outer.addStretch(1)
+        session.changed.connect(lambda _op: self.retranslate())
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        store = self.session.store
+        if self.locked:
+            who = self.session.staff.name if self.session.staff else ""
+            self.title.setText(_("Till locked"))
+            self.prompt.setText(_("Locked by {name}. Enter your PIN or a manager's PIN.").format(name=who))
+            self.button.setText(_("Unlock"))
+        else:
+            self.title.setText(store.name)
+            self.prompt.setText(_("Enter your PIN to sign in"))
+            self.button.setText(_("Sign in"))
+        if store.demo_pins:
+            rows = [f"{name} ({_(role)}): {pin}" for name, role, pin in store.demo_pins]
+            self.demo.setText(_("Demo PINs") + "\n" + "\n".join(rows))
+
+    def reset(self) -> None:
+        self.pin.clear()
+        self.feedback.clear()
+        self.pin.setFocus()
+
+    def submit(self) -> None:
+        pin = self.pin.text().strip()
+        if not pin:
+            self.show_feedback(_("Enter your PIN"), error=True)
+            return
+        self.pin.clear()
+        self.button.setEnabled(False)
+        till = self.session.till
+        call = till.unlock if self.locked else till.sign_in
+
+        def done(staff: object) -> None:
+            self.button.setEnabled(True)
+            self.feedback.clear()
+            self.session.set_staff(staff)  # type: ignore[arg-type]
+
+        def failed(error: BaseException) -> bool:
+            self.button.setEnabled(True)
+            self.show_feedback(str(error), error=True)
+            self.session.report(error)
+            return True
+
+        self.session.act("unlock" if self.locked else "sign_in", lambda: call(pin), done, failed)
+
+    def show_feedback(self, text: str, *, error: bool) -> None:
+        self.feedback.setText(text)
+        set_role(self.feedback, "error" if error else "info")
