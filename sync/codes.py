@@ -79,9 +79,14 @@ def _b32encode(raw: bytes) -> str:
 def _b32decode(text: str) -> bytes:
     padded = text + "=" * (-len(text) % 8)
     try:
-        return base64.b32decode(padded)
+        raw = base64.b32decode(padded)
     except (binascii.Error, ValueError) as exc:
         raise MalformedCode("not a valid code: bad characters") from exc
+    # b32decode ignores the unused low bits of the last character, so several texts decode to the
+    # same bytes; only the canonical one is a code (a changed character is always refused).
+    if _b32encode(raw) != text:
+        raise MalformedCode("not a valid code: bad characters")
+    return raw
 
 
 def _day_number(day: date) -> int:
