@@ -1,0 +1,320 @@
+"""Shopper and head-office sign-in: passwords, sessions, CSRF tokens and sign-in rate limits.
+
+Design (docs/shopper-and-hq.md says the same for people):
+
+- Passwords are hashed with Argon2id (argon2-cffi's defaults). A sign-in with an unknown email
+  still verifies against a dummy hash, so the answer time does not tell which emails exist.
+- A session is a random 256-bit token in a cookie (HttpOnly, SameSite=Lax, Secure when the public
+  URL is https). The server keeps only its SHA-256 in ``web_sessions``, so a leaked database
+  cannot be replayed as cookies. Shopper and head-office sessions use different cookies and kinds.
+- Every form POST carries a CSRF token. A signed-in form carries the session's token; a form
+  shown before signing in carries a random token that is also set as a cookie (double submit).
+  A POST whose token is missing or different changes nothing and gets 403.
+- Failed sign-ins are written to ``login_attempts`` under the email and under the client address;
+  once too many fall inside the window, sign-in answers 429 with Retry-After until it passes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from fastapi import Request, Response
+from sqlalchemy import Connection, Table, delete, func, insert, select
+
+from sync.server import schema
+
+SessionKind = Literal["shopper", "admin"]
+
+SHOPPER_COOKIE = "sl_shopper"
+ADMIN_COOKIE = "sl_hq"
+CSRF_COOKIE = "sl_csrf"
+CSRF_FIELD = "csrf_token"
+SHOPPER_SESSION_LIFETIME = timedelta(days=30)
+ADMIN_SESSION_LIFETIME = timedelta(hours=8)
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 256  # hashing is deliberately slow; a megabyte password must not be
+MAX_EMAIL_LENGTH = 254
+
+#: Used when the app has no settings: failed sign-ins allowed per email inside the window.
+DEFAULT_ATTEMPTS_ALLOWED = 10
+DEFAULT_WINDOW_SECONDS = 900
+#: A client address may fail this many times the per-email allowance (many shoppers share a NAT).
+CLIENT_ALLOWANCE_FACTOR = 5
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("not a real password; equalises timing for unknown emails")
+
+
+def table(name: str) -> Table:
+    """A table of the server schema, by name."""
+    return schema.metadata.tables[name]
+
+
+def utc(value: datetime) -> datetime:
+    """``value`` as an aware UTC datetime (SQLite hands back naive ones)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def now_utc(request: Request) -> datetime:
+    """The server's current time; tests may set ``app.state.clock`` to a callable."""
+    clock = getattr(request.app.state, "clock", None)
+    value = clock() if callable(clock) else datetime.now(UTC)
+    return utc(value)
+
+
+# --- passwords -----------------------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    """An Argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def password_matches(password_hash: str | None, password: str) -> bool:
+    """True if ``password`` is the one hashed; always costs one Argon2 verification."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def email_problem(email: str) -> str | None:
+    """Why ``email`` cannot be an account's email, or None if it can."""
+    if not email or len(email) > MAX_EMAIL_LENGTH or not _EMAIL.match(email):
+        return "Please enter a valid email address."
+    return None
+
+
+def password_problem(password: str) -> str | None:
+    """Why ``password`` cannot be used, or None if it can."""
+    if len(password) < MIN_PASSWORD_LENGTH or len(password) > MAX_PASSWORD_LENGTH:
+        return "The password must have at least {n} characters."
+    return None
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebSession:
+    """A signed-in browser: who (``subject_id`` in ``kind``'s table) and its CSRF token."""
+
+    kind: SessionKind
+    subject_id: int
+    csrf_token: str
+    expires_at: datetime
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def cookie_name(kind: SessionKind) -> str:
+    return SHOPPER_COOKIE if kind == "shopper" else ADMIN_COOKIE
+
+
+def start_session(
+    conn: Connection, kind: SessionKind, subject_id: int, now: datetime
+) -> tuple[str, WebSession]:
+    """Create a session for ``subject_id``; returns the cookie token (kept nowhere else) and it."""
+    token = secrets.token_urlsafe(32)
+    lifetime = SHOPPER_SESSION_LIFETIME if kind == "shopper" else ADMIN_SESSION_LIFETIME
+    session = WebSession(
+        kind=kind, subject_id=subject_id, csrf_token=secrets.token_urlsafe(32), expires_at=now + lifetime
+    )
+    conn.execute(
+        insert(table("web_sessions")).values(
+            token_hash=_token_hash(token),
+            kind=kind,
+            subject_id=subject_id,
+            csrf_token=session.csrf_token,
+            created_at=now,
+            expires_at=session.expires_at,
+        )
+    )
+    return token, session
+
+
+def find_session(conn: Connection, kind: SessionKind, token: str | None, now: datetime) -> WebSession | None:
+    """The live session of ``kind`` whose cookie is ``token``, or None."""
+    if not token or len(token) > 200:
+        return None
+    sessions = table("web_sessions")
+    row = conn.execute(
+        select(sessions.c.subject_id, sessions.c.csrf_token, sessions.c.expires_at).where(
+            sessions.c.token_hash == _token_hash(token), sessions.c.kind == kind
+        )
+    ).first()
+    if row is None or utc(row.expires_at) <= now:
+        return None
+    return WebSession(
+        kind=kind, subject_id=int(row.subject_id), csrf_token=row.csrf_token, expires_at=utc(row.expires_at)
+    )
+
+
+def end_session(conn: Connection, token: str | None) -> None:
+    """Forget the session behind ``token`` (signing out)."""
+    if token:
+        sessions = table("web_sessions")
+        conn.execute(delete(sessions).where(sessions.c.token_hash == _token_hash(token)))
+
+
+def request_session(request: Request, kind: SessionKind) -> WebSession | None:
+    """The session the request's cookie names, if it is live."""
+    engine = request.app.state.db.engine
+    with engine.connect() as conn:
+        return find_session(conn, kind, request.cookies.get(cookie_name(kind)), now_utc(request))
+
+
+def _setting(request: Request, name: str, default: Any) -> Any:
+    return getattr(getattr(request.app.state, "settings", None), name, default)
+
+
+def _secure(request: Request) -> bool:
+    """Secure cookies when the public URL is https (unless settings turn them off for a demo)."""
+    public_url = str(_setting(request, "public_url", "") or "")
+    return bool(_setting(request, "secure_cookies", True)) and public_url.lower().startswith("https://")
+
+
+def set_session_cookie(response: Response, request: Request, kind: SessionKind, token: str) -> None:
+    lifetime = SHOPPER_SESSION_LIFETIME if kind == "shopper" else ADMIN_SESSION_LIFETIME
+    response.set_cookie(
+        cookie_name(kind),
+        token,
+        max_age=int(lifetime.total_seconds()),
+        path="/" if kind == "shopper" else "/hq",
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+    )
+
+
+def clear_session_cookie(response: Response, request: Request, kind: SessionKind) -> None:
+    response.delete_cookie(
+        cookie_name(kind),
+        path="/" if kind == "shopper" else "/hq",
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+    )
+
+
+# --- CSRF ----------------------------------------------------------------------------------------
+
+
+def csrf_token_for(request: Request, session: WebSession | None) -> str:
+    """The token forms on this page must carry: the session's, or the anonymous cookie's."""
+    if session is not None:
+        return session.csrf_token
+    existing = request.cookies.get(CSRF_COOKIE, "")
+    return existing if 20 <= len(existing) <= 100 else secrets.token_urlsafe(32)
+
+
+def remember_csrf_cookie(
+    response: Response, request: Request, token: str, session: WebSession | None
+) -> None:
+    """Set the anonymous CSRF cookie a page's forms rely on (signed-in pages need none)."""
+    if session is None and request.cookies.get(CSRF_COOKIE) != token:
+        response.set_cookie(
+            CSRF_COOKIE,
+            token,
+            max_age=24 * 3600,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=_secure(request),
+        )
+
+
+def csrf_ok(request: Request, submitted: str | None, session: WebSession | None) -> bool:
+    """True if a POST's token matches its session's, or (signed out) the anonymous cookie's."""
+    expected = session.csrf_token if session is not None else request.cookies.get(CSRF_COOKIE, "")
+    if not submitted or not expected:
+        return False
+    return hmac.compare_digest(submitted.encode("utf-8"), expected.encode("utf-8"))
+
+
+# --- sign-in rate limit ---------------------------------------------------------------------------
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@dataclass(frozen=True)
+class SigninLimit:
+    """Which ``login_attempts`` keys one sign-in counts against, with their allowances."""
+
+    keys: tuple[tuple[str, int], ...]
+    window: timedelta
+
+    @property
+    def email_key(self) -> str:
+        return self.keys[0][0]
+
+
+def signin_limit(request: Request, kind: SessionKind, email: str) -> SigninLimit:
+    """The rate limit for signing in as ``email`` from this request's client."""
+    allowed = int(_setting(request, "login_attempts_allowed", DEFAULT_ATTEMPTS_ALLOWED))
+    window = timedelta(seconds=int(_setting(request, "login_window_seconds", DEFAULT_WINDOW_SECONDS)))
+    return SigninLimit(
+        keys=(
+            (f"{kind}:email:{email}"[:300], allowed),
+            (f"{kind}:client:{client_address(request)}"[:300], allowed * CLIENT_ALLOWANCE_FACTOR),
+        ),
+        window=window,
+    )
+
+
+def seconds_until_allowed(conn: Connection, limit: SigninLimit, now: datetime) -> int:
+    """0 if a sign-in may be tried now, else how many seconds until the oldest failure ages out."""
+    attempts = table("login_attempts")
+    since = now - limit.window
+    wait = 0
+    for key, allowed in limit.keys:
+        row = conn.execute(
+            select(func.count(), func.min(attempts.c.at)).where(attempts.c.key == key, attempts.c.at > since)
+        ).one()
+        if row[0] >= allowed and row[1] is not None:
+            wait = max(wait, int((utc(row[1]) + limit.window - now).total_seconds()) + 1)
+    return wait
+
+
+def record_failure(conn: Connection, limit: SigninLimit, now: datetime) -> None:
+    """Count one failed sign-in against every key, dropping failures older than the window."""
+    attempts = table("login_attempts")
+    conn.execute(delete(attempts).where(attempts.c.at <= now - limit.window))
+    conn.execute(insert(attempts), [{"key": key, "at": now} for key, _ in limit.keys])
+
+
+def forget_failures(conn: Connection, key: str) -> None:
+    """A successful sign-in clears its email's failures (not the client's)."""
+    attempts = table("login_attempts")
+    conn.execute(delete(attempts).where(attempts.c.key == key))
+
+
+# --- accounts ------------------------------------------------------------------------------------
+
+
+def find_account(conn: Connection, kind: SessionKind, email: str) -> Any | None:
+    """The shopper or admin row with ``email`` (already normalised), or None."""
+    accounts = table("shoppers" if kind == "shopper" else "admins")
+    return conn.execute(select(accounts).where(func.lower(accounts.c.email) == email)).first()
+
+
+def account_email(conn: Connection, kind: SessionKind, subject_id: int) -> str | None:
+    accounts = table("shoppers" if kind == "shopper" else "admins")
+    return conn.execute(select(accounts.c.email).where(accounts.c.id == subject_id)).scalar()

@@ -1,0 +1,335 @@
+"""Head-office figures: sales per store per day, the share claimed online, top products, the fleet.
+
+Days are the store's own calendar days (its ``timezone``), so "today" at a store in Shanghai is
+not cut at UTC midnight. The boundaries of the 30 days are computed here with zoneinfo (daylight
+saving included) and handed to the database as one CASE expression, so the grouping is exact and
+the same SQL runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Connection, and_, case, func, select
+
+from sync.server import schema
+from sync.server.web.accounts import utc
+
+DAYS = 30
+TOP_PRODUCTS = 5
+
+
+@dataclass
+class DayFigures:
+    day: date
+    sales: int = 0
+    amount: int = 0
+    #: Amount of sales whose receipt code an online account added.
+    claimed: int = 0
+    #: Amount of sales a member code was scanned on at the till (and not also claimed).
+    member: int = 0
+
+
+@dataclass(frozen=True)
+class TopProduct:
+    sku: str
+    name: str
+    quantity_milli: int
+    amount: int
+
+
+@dataclass
+class StoreFigures:
+    store_id: int
+    code: str
+    name: str
+    currency: str
+    timezone: str
+    days: list[DayFigures] = field(default_factory=list)
+    top: list[TopProduct] = field(default_factory=list)
+
+    @property
+    def today(self) -> DayFigures:
+        return self.days[-1]
+
+    def total(self) -> DayFigures:
+        """The whole 30 days as one figure."""
+        whole = DayFigures(day=self.days[0].day)
+        for d in self.days:
+            whole.sales += d.sales
+            whole.amount += d.amount
+            whole.claimed += d.claimed
+            whole.member += d.member
+        return whole
+
+
+def share(part: int, whole: int) -> str:
+    """``part`` of ``whole`` as a whole percentage, '–' when there is nothing to share."""
+    if whole <= 0:
+        return "–"
+    return f"{round(100 * part / whole)} %"
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def day_starts(zone: ZoneInfo, today: date) -> list[datetime]:
+    """UTC instants at which each of the last DAYS local days starts, plus the start of tomorrow."""
+    first = today - timedelta(days=DAYS - 1)
+    return [
+        datetime.combine(first + timedelta(days=i), time(0), tzinfo=zone).astimezone(UTC)
+        for i in range(DAYS + 1)
+    ]
+
+
+def store_figures(conn: Connection, now: datetime) -> list[StoreFigures]:
+    """Every store's last 30 local days (oldest first, today last) and its top products."""
+    st = schema.stores
+    stores = [
+        StoreFigures(store_id=r.id, code=r.code, name=r.name, currency=r.currency, timezone=r.timezone)
+        for r in conn.execute(
+            select(st.c.id, st.c.code, st.c.name, st.c.currency, st.c.timezone).order_by(st.c.code)
+        )
+    ]
+    by_zone: dict[str, list[StoreFigures]] = defaultdict(list)
+    for store in stores:
+        by_zone[store.timezone].append(store)
+    for zone_name, group in by_zone.items():
+        zone = _zone(zone_name)
+        today = now.astimezone(zone).date()
+        starts = day_starts(zone, today)
+        for store in group:
+            store.days = [DayFigures(day=today - timedelta(days=DAYS - 1 - i)) for i in range(DAYS)]
+        _fill_days(conn, {s.store_id: s for s in group}, starts)
+        for store in group:
+            store.top = _top_products(conn, store.store_id, starts[0], starts[-1])
+    return stores
+
+
+def _fill_days(conn: Connection, stores: dict[int, StoreFigures], starts: list[datetime]) -> None:
+    s, c = schema.sales, schema.claims
+    day_index = case(
+        *[(s.c.completed_at < starts[i + 1], i) for i in range(DAYS)],
+        else_=DAYS,
+    ).label("day_index")
+    claimed = case((c.c.id.is_not(None), s.c.total), else_=0)
+    member = case((and_(c.c.id.is_(None), s.c.member_id.is_not(None)), s.c.total), else_=0)
+    rows = conn.execute(
+        select(
+            s.c.store_id,
+            day_index,
+            func.count(),
+            func.coalesce(func.sum(s.c.total), 0),
+            func.coalesce(func.sum(claimed), 0),
+            func.coalesce(func.sum(member), 0),
+        )
+        .select_from(s.outerjoin(c, c.c.sale_id == s.c.id))
+        .where(
+            s.c.store_id.in_(list(stores)),
+            s.c.kind == "sale",
+            s.c.completed_at >= starts[0],
+            s.c.completed_at < starts[-1],
+        )
+        .group_by(s.c.store_id, day_index)
+    )
+    for store_id, index, count, amount, claimed_amount, member_amount in rows:
+        if 0 <= index < DAYS:
+            figures = stores[store_id].days[index]
+            figures.sales = int(count)
+            figures.amount = int(amount)
+            figures.claimed = int(claimed_amount)
+            figures.member = int(member_amount)
+
+
+def _top_products(conn: Connection, store_id: int, since: datetime, until: datetime) -> list[TopProduct]:
+    s, sl = schema.sales, schema.sale_lines
+    amount = func.sum(sl.c.total)
+    rows = conn.execute(
+        select(sl.c.sku, func.max(sl.c.name), func.sum(sl.c.quantity_milli), amount)
+        .select_from(sl.join(s, s.c.id == sl.c.sale_id))
+        .where(
+            s.c.store_id == store_id, s.c.kind == "sale", s.c.completed_at >= since, s.c.completed_at < until
+        )
+        .group_by(sl.c.sku)
+        .order_by(amount.desc(), sl.c.sku)
+        .limit(TOP_PRODUCTS)
+    )
+    return [TopProduct(sku=r[0], name=r[1], quantity_milli=int(r[2]), amount=int(r[3])) for r in rows]
+
+
+# --- the fleet ---------------------------------------------------------------------------------------
+
+STALE_AFTER = timedelta(hours=1)
+CLOCK_OFFSET_WARNING_MS = 120_000
+
+
+@dataclass(frozen=True)
+class TerminalStatus:
+    terminal_id: int
+    code: str
+    name: str
+    store_code: str
+    store_name: str
+    enrolled_at: datetime
+    last_sync: datetime | None
+    queued: int
+    high_seq: int
+    clock_offset_ms: int | None
+    revoked_at: datetime | None
+    #: How long since the terminal last pushed; None if it never has.
+    lag: timedelta | None
+
+    @property
+    def stale(self) -> bool:
+        return self.revoked_at is None and (self.lag is None or self.lag > STALE_AFTER)
+
+    @property
+    def clock_off(self) -> bool:
+        return self.clock_offset_ms is not None and abs(self.clock_offset_ms) > CLOCK_OFFSET_WARNING_MS
+
+
+def fleet(conn: Connection, now: datetime) -> list[TerminalStatus]:
+    """Every terminal with what it last reported, by store then terminal code."""
+    t, st = schema.terminals, schema.stores
+    rows = conn.execute(
+        select(t, st.c.code.label("store_code"), st.c.name.label("store_name"))
+        .select_from(t.join(st, st.c.id == t.c.store_id))
+        .order_by(st.c.code, t.c.code)
+    )
+    result = []
+    for r in rows:
+        last_sync = r.last_push_at or r.last_seen_at
+        last_sync = utc(last_sync) if last_sync is not None else None
+        result.append(
+            TerminalStatus(
+                terminal_id=r.id,
+                code=r.code,
+                name=r.name,
+                store_code=r.store_code,
+                store_name=r.store_name,
+                enrolled_at=utc(r.enrolled_at),
+                last_sync=last_sync,
+                queued=int(r.last_queued or 0),
+                high_seq=int(r.last_high_seq or 0),
+                clock_offset_ms=r.clock_offset_ms,
+                revoked_at=utc(r.revoked_at) if r.revoked_at is not None else None,
+                lag=max(now - last_sync, timedelta(0)) if last_sync is not None else None,
+            )
+        )
+    return result
+
+
+def describe_span(span: timedelta | None) -> str:
+    """A duration a person reads at a glance: '45 s', '12 min', '3 h', '2 d'."""
+    if span is None:
+        return "never"
+    seconds = int(span.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} d"
+
+
+def describe_offset(offset_ms: int | None) -> str:
+    """A clock offset with its sign: '+1.2 s' means the terminal's clock is ahead."""
+    if offset_ms is None:
+        return "–"
+    return f"{offset_ms / 1000:+.1f} s"
+
+
+# --- what needs a look ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A conflict or a quarantined journal entry, as head office reads it."""
+
+    kind: str  # 'conflict' | 'quarantined'
+    terminal_code: str
+    store_code: str
+    seq: int
+    event_id: str
+    type: str
+    reason: str
+    detail: str
+    received_at: datetime
+    resolved: bool
+    payload: Any
+
+
+def problems(conn: Connection, *, limit: int = 100) -> tuple[list[Problem], list[Problem], int, int]:
+    """Open conflicts and quarantined entries, newest first, with how many of each there are."""
+    t, st, cf, j = schema.terminals, schema.stores, schema.conflicts, schema.journal
+    place = t.join(st, st.c.id == t.c.store_id)
+    conflict_rows = conn.execute(
+        select(cf, t.c.code.label("terminal_code"), st.c.code.label("store_code"))
+        .select_from(cf.join(place, t.c.id == cf.c.terminal_id))
+        .order_by(cf.c.resolved_at.is_not(None), cf.c.received_at.desc())
+        .limit(limit)
+    )
+    conflicts = [
+        Problem(
+            kind="conflict",
+            terminal_code=r.terminal_code,
+            store_code=r.store_code,
+            seq=r.seq,
+            event_id=r.event_id,
+            type=r.type,
+            reason=r.reason,
+            detail=r.detail,
+            received_at=utc(r.received_at),
+            resolved=r.resolved_at is not None,
+            payload=r.payload,
+        )
+        for r in conflict_rows
+    ]
+    quarantine_rows = conn.execute(
+        select(
+            j.c.seq,
+            j.c.event_id,
+            j.c.type,
+            j.c.reason,
+            j.c.received_at,
+            j.c.payload,
+            t.c.code.label("terminal_code"),
+            st.c.code.label("store_code"),
+        )
+        .select_from(j.join(place, t.c.id == j.c.terminal_id))
+        .where(j.c.status == "quarantined")
+        .order_by(j.c.received_at.desc())
+        .limit(limit)
+    )
+    quarantined = [
+        Problem(
+            kind="quarantined",
+            terminal_code=r.terminal_code,
+            store_code=r.store_code,
+            seq=r.seq,
+            event_id=r.event_id,
+            type=r.type,
+            reason=r.reason or "",
+            detail="",
+            received_at=utc(r.received_at),
+            resolved=False,
+            payload=r.payload,
+        )
+        for r in quarantine_rows
+    ]
+    open_conflicts = conn.execute(
+        select(func.count()).select_from(cf).where(cf.c.resolved_at.is_(None))
+    ).scalar_one()
+    quarantined_count = conn.execute(
+        select(func.count()).select_from(j).where(j.c.status == "quarantined")
+    ).scalar_one()
+    return conflicts, quarantined, int(open_conflicts), int(quarantined_count)

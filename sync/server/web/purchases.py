@@ -1,0 +1,138 @@
+"""What a shopper's pages show: one receipt's purchase, and an account's purchases and points."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, or_, select
+
+from sync.server import schema
+from sync.server.claims import SaleSummary
+from sync.server.push import points_for
+from sync.server.web.accounts import utc
+
+
+@dataclass(frozen=True)
+class PurchaseLine:
+    name: str
+    quantity_milli: int
+    total: int
+
+    @property
+    def quantity(self) -> str:
+        """Pieces as a whole number, weights in kg with up to three decimals."""
+        whole, milli = divmod(abs(self.quantity_milli), 1000)
+        sign = "-" if self.quantity_milli < 0 else ""
+        return f"{sign}{whole}" if milli == 0 else f"{sign}{whole}.{milli:03d}".rstrip("0")
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """A sale as the shopper sees it."""
+
+    sale_id: str
+    store_name: str
+    receipt_no: str
+    completed_at: datetime
+    total: int
+    currency: str
+    points: int
+    #: 'claimed' (receipt code added online) or 'member' (member code scanned at the till).
+    how: str
+    lines: tuple[PurchaseLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class PendingClaim:
+    """A valid receipt code added before its sale reached head office."""
+
+    claimed_at: datetime
+    expires_on: date
+
+
+def _lines(conn: Connection, sale_id: str) -> tuple[PurchaseLine, ...]:
+    sl = schema.sale_lines
+    rows = conn.execute(
+        select(sl.c.name, sl.c.quantity_milli, sl.c.total)
+        .where(sl.c.sale_id == sale_id)
+        .order_by(sl.c.line_no)
+    )
+    return tuple(PurchaseLine(name=r.name, quantity_milli=r.quantity_milli, total=r.total) for r in rows)
+
+
+def _purchase_query() -> Select[Any]:
+    s, st, c = schema.sales, schema.stores, schema.claims
+    return (
+        select(
+            s.c.id,
+            st.c.name.label("store_name"),
+            s.c.receipt_no,
+            s.c.completed_at,
+            s.c.total,
+            s.c.currency,
+            s.c.points,
+            c.c.shopper_id.label("claimed_by"),
+        )
+        .select_from(s.join(st, st.c.id == s.c.store_id).outerjoin(c, c.c.sale_id == s.c.id))
+        .where(s.c.kind == "sale")
+    )
+
+
+def purchase_from_summary(sale: SaleSummary, how: str) -> Purchase:
+    """A sale the claim page shows, with the points it earns once it is in an account."""
+    points = sale.points if sale.member_id is not None else points_for(sale.total, sale.currency)
+    return Purchase(
+        sale_id=sale.id,
+        store_name=sale.store_name,
+        receipt_no=sale.receipt_no,
+        completed_at=utc(sale.completed_at),
+        total=sale.total,
+        currency=sale.currency,
+        points=points,
+        how=how,
+        lines=tuple(
+            PurchaseLine(
+                name=str(line["name"]), quantity_milli=int(line["quantity_milli"]), total=int(line["total"])
+            )
+            for line in sale.lines
+        ),
+    )
+
+
+def account_purchases(conn: Connection, shopper_id: int, *, limit: int = 100) -> list[Purchase]:
+    """The shopper's purchases, newest first: receipts added online and sales their code was scanned on."""
+    s, c = schema.sales, schema.claims
+    rows = conn.execute(
+        _purchase_query()
+        # claim_purchase also sets member_id; the claim join is a guard should that ever change.
+        .where(or_(s.c.member_id == shopper_id, c.c.shopper_id == shopper_id))
+        .order_by(s.c.completed_at.desc())
+        .limit(limit)
+    ).all()
+    return [
+        Purchase(
+            sale_id=row.id,
+            store_name=row.store_name,
+            receipt_no=row.receipt_no,
+            completed_at=utc(row.completed_at),
+            total=row.total,
+            currency=row.currency,
+            points=row.points,
+            how="claimed" if row.claimed_by == shopper_id else "member",
+            lines=_lines(conn, row.id),
+        )
+        for row in rows
+    ]
+
+
+def pending_claims(conn: Connection, shopper_id: int) -> list[PendingClaim]:
+    """Receipt codes the shopper added whose sale has not arrived yet, newest first."""
+    c = schema.claims
+    rows = conn.execute(
+        select(c.c.claimed_at, c.c.expires_on)
+        .where(and_(c.c.shopper_id == shopper_id, c.c.sale_id.is_(None)))
+        .order_by(c.c.claimed_at.desc())
+    )
+    return [PendingClaim(claimed_at=utc(r.claimed_at), expires_on=r.expires_on) for r in rows]

@@ -1,0 +1,400 @@
+"""The shopper's pages: the claim page a receipt QR opens, sign-up/sign-in, and the account.
+
+Routes (all HTML except the member-code JSON the account page polls):
+
+- ``GET /c/{code}`` and ``GET /C/{code}``: the receipt's purchase (or "received, it will appear
+  when the store syncs") and the forms to add it; a forged or malformed code is refused at once.
+- ``POST /c/{code}/claim``: add the purchase to the signed-in account.
+- ``GET /account/signin``, ``POST /account/signin``, ``POST /account/signup``,
+  ``POST /account/signout``. A sign-in or sign-up form on a claim page carries the code in
+  ``claim`` and adds the purchase as soon as the shopper is in.
+- ``GET /account``: purchases, points and the member QR code; ``GET /account/member-code``: a
+  fresh member code as JSON (``code``, ``svg``, ``issued_at``, ``expires_at``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+
+from sync.codes import CLAIM_TTL_DAYS, make_member_code, verify_member_code
+from sync.server import claims, schema
+from sync.server.web import accounts
+from sync.server.web.accounts import WebSession, now_utc
+from sync.server.web.i18n import Translator
+from sync.server.web.purchases import account_purchases, pending_claims, purchase_from_summary
+from sync.server.web.qr import qr_svg
+from sync.server.web.templating import render, translator
+
+router = APIRouter(include_in_schema=False)
+
+#: How often the account page fetches a new member code, seconds (settings may override; a
+#: ``?refresh=N`` query on /account picks 1..60 for tests and demos).
+MEMBER_CODE_REFRESH_SECONDS = 60
+
+FormText = Annotated[str, Form()]
+
+
+def _engine(request: Request) -> Any:
+    return request.app.state.db.engine
+
+
+def _refused(request: Request, t: Translator, check: claims.ClaimCheck, email: str | None) -> Response:
+    """The page for a code that cannot be added, with the status that says why."""
+    status = check.status
+    if status == "malformed":
+        return render(
+            request,
+            "refused.html",
+            400,
+            t=t,
+            reason=status,
+            heading=t.gettext("This code is not valid"),
+            message=t.gettext("This is not a receipt code. Please scan the QR code on your receipt again."),
+            email=email,
+        )
+    if status == "forged":
+        return render(
+            request,
+            "refused.html",
+            403,
+            t=t,
+            reason=status,
+            heading=t.gettext("This code is not valid"),
+            message=t.gettext(
+                "This code was not issued by our stores. Please scan the QR code on your receipt again."
+            ),
+            email=email,
+        )
+    if status == "expired":
+        day = t.day(check.code.expires_on) if check.code else ""
+        return render(
+            request,
+            "refused.html",
+            410,
+            t=t,
+            reason=status,
+            heading=t.gettext("This code has expired"),
+            message=t.gettext("Receipt codes can be added for 30 days. This one expired on {day}.", day=day),
+            email=email,
+        )
+    # already claimed
+    return render(
+        request,
+        "refused.html",
+        409,
+        t=t,
+        reason="claimed",
+        heading=t.gettext("This purchase has already been added"),
+        message=t.gettext("Each receipt can be added to one account once."),
+        email=email,
+    )
+
+
+def _claim_page(
+    request: Request,
+    code: str,
+    *,
+    session: WebSession | None,
+    status_code: int = 200,
+    **form_state: Any,
+) -> Response:
+    t = translator(request)
+    now = now_utc(request)
+    with _engine(request).connect() as conn:
+        check = claims.check_claim(conn, code, now.date())
+        email = accounts.account_email(conn, "shopper", session.subject_id) if session else None
+        if check.status == "claimed" and session is not None and check.claimed_by == session.subject_id:
+            return RedirectResponse("/account?added=mine", status_code=303)
+        if not check.claimable or check.code is None:
+            return _refused(request, t, check, email)
+    purchase = purchase_from_summary(check.sale, "claimed") if check.sale else None
+    csrf = accounts.csrf_token_for(request, session)
+    response = render(
+        request,
+        "claim.html",
+        status_code,
+        t=t,
+        code=check.code.text,
+        purchase=purchase,
+        email=email,
+        csrf_token=csrf,
+        claim=check.code.text,
+        min_password=accounts.MIN_PASSWORD_LENGTH,
+        ttl_days=CLAIM_TTL_DAYS,
+        **form_state,
+    )
+    accounts.remember_csrf_cookie(response, request, csrf, session)
+    return response
+
+
+@router.get("/c/{code}")
+@router.get("/C/{code}")
+def claim_page(request: Request, code: str) -> Response:
+    """The page a receipt QR opens."""
+    return _claim_page(request, code, session=accounts.request_session(request, "shopper"))
+
+
+def _forbidden_form(request: Request) -> Response:
+    t = translator(request)
+    return render(
+        request,
+        "refused.html",
+        403,
+        t=t,
+        reason="csrf",
+        heading=t.gettext("This form has expired. Please try again."),
+        message=t.gettext("This form has expired. Please try again."),
+        email=None,
+    )
+
+
+def _add_claim(request: Request, code: str, shopper_id: int, now: datetime) -> Response:
+    """Add ``code``'s purchase to the account and send the shopper to it (or to why not)."""
+    t = translator(request)
+    with _engine(request).begin() as conn:
+        try:
+            outcome = claims.claim_purchase(conn, code, shopper_id, now)
+        except claims.ClaimRefused as refused:
+            check = refused.check
+            if check.status == "claimed" and check.claimed_by == shopper_id:
+                return RedirectResponse("/account?added=mine", status_code=303)
+            email = accounts.account_email(conn, "shopper", shopper_id)
+            return _refused(request, t, check, email)
+    added = "ready" if outcome.status == "ready" else "pending"
+    return RedirectResponse(f"/account?added={added}", status_code=303)
+
+
+@router.post("/c/{code}/claim")
+def claim_for_signed_in(request: Request, code: str, csrf_token: FormText = "") -> Response:
+    """Add the purchase to the signed-in shopper's account."""
+    session = accounts.request_session(request, "shopper")
+    if session is None:
+        return RedirectResponse(f"/c/{code}", status_code=303)
+    if not accounts.csrf_ok(request, csrf_token, session):
+        return _forbidden_form(request)
+    return _add_claim(request, code, session.subject_id, now_utc(request))
+
+
+def _signin_page(request: Request, status_code: int = 200, **form_state: Any) -> Response:
+    session = accounts.request_session(request, "shopper")
+    if session is not None and status_code == 200:
+        return RedirectResponse("/account", status_code=303)
+    csrf = accounts.csrf_token_for(request, None)
+    response = render(
+        request,
+        "signin.html",
+        status_code,
+        csrf_token=csrf,
+        claim="",
+        min_password=accounts.MIN_PASSWORD_LENGTH,
+        **form_state,
+    )
+    accounts.remember_csrf_cookie(response, request, csrf, None)
+    return response
+
+
+def _form_error(request: Request, claim: str, status_code: int, **form_state: Any) -> Response:
+    """Show the forms again with what was wrong: on the claim page if one was being added."""
+    if claim:
+        return _claim_page(request, claim, session=None, status_code=status_code, **form_state)
+    return _signin_page(request, status_code, **form_state)
+
+
+def _signed_in(request: Request, shopper_id: int, claim: str, now: datetime) -> Response:
+    with _engine(request).begin() as conn:
+        token, _session = accounts.start_session(conn, "shopper", shopper_id, now)
+    response = _add_claim(request, claim, shopper_id, now) if claim else RedirectResponse("/account", 303)
+    accounts.set_session_cookie(response, request, "shopper", token)
+    response.delete_cookie(accounts.CSRF_COOKIE, path="/")
+    return response
+
+
+@router.get("/account/signin")
+def signin_page(request: Request) -> Response:
+    return _signin_page(request)
+
+
+@router.post("/account/signin")
+def signin(
+    request: Request,
+    email: FormText = "",
+    password: FormText = "",
+    claim: FormText = "",
+    csrf_token: FormText = "",
+) -> Response:
+    """Sign a shopper in (and add the purchase whose code the form carried)."""
+    if not accounts.csrf_ok(request, csrf_token, None):
+        return _forbidden_form(request)
+    t = translator(request)
+    now = now_utc(request)
+    address = accounts.normalise_email(email)
+    limit = accounts.signin_limit(request, "shopper", address)
+    with _engine(request).begin() as conn:
+        wait = accounts.seconds_until_allowed(conn, limit, now)
+        if wait:
+            response = _form_error(
+                request,
+                claim,
+                429,
+                signin_email=address,
+                signin_error=t.gettext(
+                    "Too many attempts. Please wait {minutes} minutes and try again.",
+                    minutes=max(1, (wait + 59) // 60),
+                ),
+            )
+            response.headers["Retry-After"] = str(wait)
+            return response
+        account = accounts.find_account(conn, "shopper", address)
+        if account is None or not accounts.password_matches(account.password_hash, password):
+            accounts.record_failure(conn, limit, now)
+            shopper_id = None
+        else:
+            accounts.forget_failures(conn, limit.email_key)
+            shopper_id = int(account.id)
+    if shopper_id is None:
+        return _form_error(
+            request, claim, 401, signin_email=address, signin_error=t.gettext("Email or password is wrong.")
+        )
+    return _signed_in(request, shopper_id, claim, now)
+
+
+@router.post("/account/signup")
+def signup(
+    request: Request,
+    email: FormText = "",
+    password: FormText = "",
+    display_name: FormText = "",
+    claim: FormText = "",
+    csrf_token: FormText = "",
+) -> Response:
+    """Create a shopper account, sign it in (and add the purchase whose code the form carried)."""
+    if not accounts.csrf_ok(request, csrf_token, None):
+        return _forbidden_form(request)
+    t = translator(request)
+    now = now_utc(request)
+    address = accounts.normalise_email(email)
+    problem = accounts.email_problem(address) or accounts.password_problem(password)
+    if problem:
+        message = t.gettext(problem, n=accounts.MIN_PASSWORD_LENGTH)
+        return _form_error(request, claim, 400, signup_email=address, signup_error=message)
+    password_hash = accounts.hash_password(password)
+    try:
+        with _engine(request).begin() as conn:
+            if accounts.find_account(conn, "shopper", address) is not None:
+                raise _EmailTaken
+            shopper_id = conn.execute(
+                insert(schema.shoppers)
+                .values(
+                    email=address,
+                    password_hash=password_hash,
+                    display_name=display_name.strip()[:100],
+                    created_at=now,
+                )
+                .returning(schema.shoppers.c.id)
+            ).scalar_one()
+    except (_EmailTaken, IntegrityError):
+        return _form_error(
+            request,
+            claim,
+            409,
+            signin_email=address,
+            signup_error=t.gettext("An account with this email already exists. Please sign in."),
+        )
+    return _signed_in(request, int(shopper_id), claim, now)
+
+
+class _EmailTaken(Exception):
+    pass
+
+
+@router.post("/account/signout")
+def signout(request: Request, csrf_token: FormText = "", next: FormText = "") -> Response:
+    """End the shopper's session and forget its cookie."""
+    session = accounts.request_session(request, "shopper")
+    if session is None:
+        return RedirectResponse("/account/signin", status_code=303)
+    if not accounts.csrf_ok(request, csrf_token, session):
+        return _forbidden_form(request)
+    with _engine(request).begin() as conn:
+        accounts.end_session(conn, request.cookies.get(accounts.SHOPPER_COOKIE))
+    # Only our own claim pages are followed, so the form cannot send a shopper elsewhere.
+    target = next if next.startswith("/c/") and "//" not in next else "/account/signin"
+    response = RedirectResponse(target, status_code=303)
+    accounts.clear_session_cookie(response, request, "shopper")
+    return response
+
+
+def _refresh_seconds(request: Request) -> int:
+    settings = getattr(request.app.state, "settings", None)
+    seconds = int(getattr(settings, "member_code_refresh_seconds", MEMBER_CODE_REFRESH_SECONDS))
+    asked = request.query_params.get("refresh", "")
+    if asked.isdigit() and 1 <= int(asked) <= 60:
+        seconds = int(asked)
+    return seconds
+
+
+def _member_code(request: Request, shopper_id: int, t: Translator) -> tuple[str, str]:
+    code = make_member_code(
+        member_id=shopper_id, signing_key=request.app.state.signing_key, now=now_utc(request)
+    )
+    return code, qr_svg(code, label=t.gettext("Your member code"))
+
+
+@router.get("/account")
+def account_page(request: Request, added: str = "") -> Response:
+    """The shopper's purchases, points and member code."""
+    session = accounts.request_session(request, "shopper")
+    if session is None:
+        return RedirectResponse("/account/signin", status_code=303)
+    t = translator(request)
+    with _engine(request).connect() as conn:
+        email = accounts.account_email(conn, "shopper", session.subject_id)
+        purchases = account_purchases(conn, session.subject_id)
+        pending = pending_claims(conn, session.subject_id)
+        points = claims.shopper_points(conn, session.subject_id)
+    code, svg = _member_code(request, session.subject_id, t)
+    return render(
+        request,
+        "account.html",
+        t=t,
+        email=email,
+        purchases=purchases,
+        pending=pending,
+        points=points,
+        member_code=code,
+        member_svg=svg,
+        refresh_seconds=_refresh_seconds(request),
+        csrf_token=session.csrf_token,
+        added=added if added in ("ready", "pending", "mine") else "",
+    )
+
+
+@router.get("/account/member-code")
+def member_code(request: Request) -> Response:
+    """A freshly signed member code for the signed-in shopper, as text and as an SVG QR code."""
+    session = accounts.request_session(request, "shopper")
+    if session is None:
+        return JSONResponse(
+            {"error": "not_signed_in", "detail": "sign in to get a member code"},
+            status_code=401,
+            headers={"Cache-Control": "no-store"},
+        )
+    t = translator(request)
+    code, svg = _member_code(request, session.subject_id, t)
+    public_key = request.app.state.signing_key.public_key()
+    member = verify_member_code(code, public_key=public_key, now=now_utc(request))
+    return JSONResponse(
+        {
+            "code": code,
+            "svg": svg,
+            "issued_at": member.issued_at.isoformat(),
+            "expires_at": member.expires_at.isoformat(),
+        },
+        headers={"Cache-Control": "no-store"},
+    )

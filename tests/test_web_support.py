@@ -1,0 +1,251 @@
+"""Helpers for the shopper and head-office page tests (no tests here).
+
+A :class:`World` is a real pos-central app on a real SQLite file (or PostgreSQL): a store, an
+admin, and :class:`Till` terminals enrolled through the real ``/v1/enroll`` that push real,
+hash-chained journal entries through ``/v1/push``, each sale carrying a claim code made with the
+terminal's claim key, exactly as a terminal prints it.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from sync.codes import ClaimCode, claim_url, make_claim_code
+from sync.protocol import GENESIS_HASH, PROTOCOL_VERSION, EventType, JournalEntry, chain_hash, entry_body
+from sync.server import stores
+from sync.server.app import create_app
+from sync.server.db import Database
+from sync.server.settings import ServerSettings
+
+ADMIN_EMAIL = "hq@storelink.example"
+ADMIN_PASSWORD = "head-office-secret"
+PUBLIC_URL = "http://shop.storelink.example"
+
+
+def new_app(tmp_path: Path, *, public_url: str = PUBLIC_URL, **settings: Any) -> FastAPI:
+    """A pos-central app on a fresh SQLite file in ``tmp_path``."""
+    url = f"sqlite:///{tmp_path / 'central.sqlite3'}"
+    return create_app(ServerSettings(database_url=url, public_url=public_url, **settings))
+
+
+def db_of(app: FastAPI) -> Database:
+    database: Database = app.state.db
+    return database
+
+
+def add_store(app: FastAPI, code: str = "S01", name: str = "Berlin Mitte", currency: str = "EUR") -> int:
+    with db_of(app).begin() as conn:
+        return stores.add_store(
+            conn,
+            code=code,
+            name=name,
+            currency=currency,
+            locale="de_DE",
+            tax_mode="inclusive",
+            now=datetime.now(UTC),
+        )
+
+
+def add_admin(app: FastAPI, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> int:
+    with db_of(app).begin() as conn:
+        return stores.add_admin(
+            conn, email=email, password=password, display_name="Head office", now=datetime.now(UTC)
+        )
+
+
+def enrollment_code(app: FastAPI, store_code: str = "S01") -> str:
+    with db_of(app).begin() as conn:
+        code, _expires = stores.create_enrollment_code(conn, store_code=store_code, now=datetime.now(UTC))
+    return code
+
+
+def uuid7_text() -> str:
+    """A UUIDv7-shaped text (the protocol checks the shape only)."""
+    raw = uuid.uuid4().int
+    raw = (raw & ~(0xF << 76)) | (0x7 << 76)
+    return str(uuid.UUID(int=raw))
+
+
+@dataclass
+class Till:
+    """A terminal enrolled through the real API, pushing real journal entries."""
+
+    client: httpx.Client
+    terminal_id: int
+    token: str
+    claim_key: bytes
+    server_public_key: bytes
+    seq: int = 0
+    head: str = GENESIS_HASH
+    receipts: int = 0
+    pushed: list[JournalEntry] = field(default_factory=list)
+
+    @classmethod
+    def enroll(cls, client: httpx.Client, code: str) -> Till:
+        answer = client.post(
+            "/v1/enroll", json={"code": code, "terminal_name": "Till 1", "protocol_version": PROTOCOL_VERSION}
+        )
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        return cls(
+            client=client,
+            terminal_id=body["terminal_id"],
+            token=body["token"],
+            claim_key=base64.b64decode(body["claim_key"]),
+            server_public_key=base64.b64decode(body["server_public_key"]),
+        )
+
+    def claim_code(self, today: date | None = None, ttl_days: int = 30) -> ClaimCode:
+        return make_claim_code(
+            terminal_id=self.terminal_id,
+            claim_key=self.claim_key,
+            today=today or datetime.now(UTC).date(),
+            ttl_days=ttl_days,
+        )
+
+    def sale_entry(
+        self,
+        lines: list[tuple[str, str, int, int]],
+        *,
+        claim: ClaimCode | None = None,
+        member_id: int | None = None,
+        completed_at: datetime | None = None,
+        currency: str = "EUR",
+    ) -> JournalEntry:
+        """The next journal entry: a completed sale of ``lines`` (sku, name, pieces, unit price)."""
+        when = completed_at or datetime.now(UTC)
+        self.receipts += 1
+        total = sum(qty * price for _sku, _name, qty, price in lines)
+        payload = {
+            "sale_id": uuid7_text(),
+            "receipt_no": f"T{self.terminal_id}-{self.receipts:06d}",
+            "currency": currency,
+            "tax_mode": "inclusive",
+            "lines": [
+                {
+                    "line_no": n,
+                    "sku": sku,
+                    "name": name,
+                    "unit": "piece",
+                    "quantity_milli": qty * 1000,
+                    "unit_price": price,
+                    "discount": 0,
+                    "total": qty * price,
+                    "tax_rate": "19",
+                }
+                for n, (sku, name, qty, price) in enumerate(lines, start=1)
+            ],
+            "taxes": [
+                {"rate": "19", "net": total - total * 19 // 119, "tax": total * 19 // 119, "gross": total}
+            ],
+            "total": total,
+            "tenders": [{"kind": "card", "amount": total, "reference": "A1"}],
+            "claim_code": claim.text if claim else None,
+            "member_id": member_id,
+            "completed_at": when.isoformat(),
+        }
+        self.seq += 1
+        body = entry_body(
+            seq=self.seq,
+            event_id=uuid7_text(),
+            type=EventType.SALE_COMPLETED.value,
+            schema_version=1,
+            occurred_at=when.isoformat().replace("+00:00", "Z"),
+            payload=payload,
+        )
+        digest = chain_hash(self.head, body)
+        entry = JournalEntry(**body, prev_hash=self.head, hash=digest)
+        self.head = digest
+        return entry
+
+    def push(self, entries: list[JournalEntry], queued: int = 0) -> dict[str, Any]:
+        answer = self.client.post(
+            "/v1/push",
+            json={
+                "protocol_version": PROTOCOL_VERSION,
+                "entries": [e.model_dump() for e in entries],
+                "queued": queued,
+                "client_time": datetime.now(UTC).isoformat(),
+            },
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        assert answer.status_code == 200, answer.text
+        self.pushed.extend(entries)
+        body: dict[str, Any] = answer.json()
+        assert all(r["status"] == "accepted" for r in body["results"]), body
+        return body
+
+    def sell(self, lines: list[tuple[str, str, int, int]], **kwargs: Any) -> tuple[ClaimCode, JournalEntry]:
+        """Sell ``lines`` with a fresh claim code and push the sale at once."""
+        code = kwargs.pop("claim", None) or self.claim_code()
+        entry = self.sale_entry(lines, claim=code, **kwargs)
+        self.push([entry])
+        return code, entry
+
+
+def url_path_of_claim(code: ClaimCode) -> str:
+    """The path part of the receipt QR's URL, upper case as printed."""
+    return re.sub(r"^HTTPS?://[^/]+", "", claim_url(PUBLIC_URL, code))
+
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    match = CSRF_INPUT.search(html)
+    assert match, "the page has no form with a CSRF token"
+    return match.group(1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_server(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free 127.0.0.1 port in a thread; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+def days_ago(n: int, hour: int = 12) -> datetime:
+    return datetime.combine(today_utc() - timedelta(days=n), datetime.min.time(), tzinfo=UTC).replace(
+        hour=hour
+    )
