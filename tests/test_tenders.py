@@ -98,6 +98,16 @@ def test_removing_a_card_tender_recomputes_the_cash_change() -> None:
         p.remove_tender(4)
 
 
+def test_a_rounded_away_remainder_settles_with_zero_cash_and_survives_removals() -> None:
+    p = pay(1002, increment=5, currency="CHF")
+    p.add_card("APPR01", 1000)
+    assert p.cash_due == 0
+    p.add_exact_cash()
+    assert (p.is_complete, p.rounding) == (True, -2)
+    p.remove_tender(0)
+    assert (p.tenders, p.remaining) == ((), 1002)
+
+
 def test_zero_cash_is_refused_unless_nothing_is_due() -> None:
     p = pay(1000)
     with pytest.raises(PaymentError, match="enter the cash amount"):
@@ -111,9 +121,10 @@ def test_zero_cash_is_refused_unless_nothing_is_due() -> None:
     st.integers(0, 10**7),
     st.sampled_from([1, 5, 10, 50]),
     st.lists(st.tuples(st.sampled_from(["cash", "card", "voucher"]), st.integers(0, 10**7)), max_size=8),
+    st.integers(0, 10),
 )
 def test_change_is_never_negative_and_tenders_cover_the_total_exactly(
-    total: int, increment: int, steps: list[tuple[str, int]]
+    total: int, increment: int, steps: list[tuple[str, int]], removed_index: int
 ) -> None:
     p = pay(total, increment)
     for kind, amount in steps:
@@ -137,6 +148,14 @@ def test_change_is_never_negative_and_tenders_cover_the_total_exactly(
     assert p.paid == total + p.rounding
     assert abs(p.rounding) * 2 <= increment
     assert p.remaining == 0
+    # Taking back any tender leaves a consistent payment that can be finished again.
+    if p.tenders:
+        p.remove_tender(removed_index % len(p.tenders))
+        assert p.change >= 0
+        if not p.is_complete:
+            assert p.remaining > 0
+            p.add_exact_cash()
+        assert p.paid == total + p.rounding
 
 
 def test_round_to_increment() -> None:

@@ -190,14 +190,19 @@ class Payment:
         """
         if not 0 <= index < len(self._tenders):
             raise PaymentError(f"no tender number {index + 1}")
-        removed = self._tenders[index]
-        rest = self._tenders[:index] + self._tenders[index + 1 :]
+        before = self._tenders
+        removed = before[index]
         self._tenders = []
-        for t in rest:
-            if t.kind is TenderKind.CASH:
-                self.add_cash(t.tendered if t.tendered is not None else t.amount)
-            else:
-                self._tenders.append(t)
+        try:
+            for t in before[:index] + before[index + 1 :]:
+                if t.kind is not TenderKind.CASH:
+                    self._tenders.append(t)
+                elif t.tendered:
+                    self.add_cash(t.tendered)
+                # else: a zero cash tender (a rounded-away remainder) means nothing any more.
+        except PaymentError:
+            self._tenders = before
+            raise
         return removed
 
 
