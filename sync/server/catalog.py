@@ -1,0 +1,295 @@
+"""Catalog and stock imports from CSV (the DESIGN.md contract).
+
+Catalog CSV: a header row with at least ``sku,name,price,tax_rate,barcodes,unit``; ``price`` in
+major units with a dot, ``tax_rate`` in percent, ``barcodes`` space-separated, ``unit`` ``piece`` or
+``kg``; an optional ``active`` column (``yes``/``no``). Stock CSV: ``sku,on_hand`` with on-hand in
+pieces or kilograms. A file with any bad row is refused whole: :class:`ImportRefused` lists every
+bad row's line number and reason, and nothing is changed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from babel.numbers import get_currency_precision
+from biip import ParseError
+from biip.gtin import Gtin
+from sqlalchemy import Connection, insert, select, update
+
+from sync.protocol import ChangeKind
+from sync.server import schema
+from sync.server.changes import NewChange, record_standalone, record_update
+from sync.server.stores import InputError, find_store
+
+CATALOG_COLUMNS = ("sku", "name", "price", "tax_rate", "barcodes", "unit")
+STOCK_COLUMNS = ("sku", "on_hand")
+_TAX_RATE = re.compile(r"^\d{1,2}(\.\d{1,3})?$")
+_SKU = re.compile(r"^[^\s,]{1,64}$")
+_BARCODE = re.compile(r"^[0-9A-Za-z]{1,64}$")
+_CHUNK = 2000
+
+
+class ImportRefused(InputError):
+    """The file was refused whole; ``problems`` holds one ``line N: reason`` per bad row."""
+
+    def __init__(self, problems: list[str]) -> None:
+        shown = problems[:200]
+        more = f"\n... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
+        super().__init__("the file was refused, nothing was imported:\n" + "\n".join(shown) + more)
+        self.problems = problems
+
+
+@dataclass
+class ImportResult:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _rows(text: str, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ImportRefused([f"line 1: the header lacks the column(s) {', '.join(missing)}"])
+    reader.fieldnames = header
+    for row in reader:
+        if None in row:
+            yield reader.line_num, {"__extra__": "yes"}
+            continue
+        yield reader.line_num, {k: (v or "").strip() for k, v in row.items()}
+
+
+def parse_money(text: str, digits: int) -> int:
+    """Major units with a dot (``12.99``) as minor units; raises ValueError with the reason."""
+    if not re.fullmatch(r"\d+(\.\d+)?", text):
+        raise ValueError(f"price {text!r} is not a number like 12.99")
+    value = Decimal(text)
+    scaled = value.scaleb(digits)
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"price {text!r} has more than {digits} decimals")
+    return int(scaled)
+
+
+def _check_barcode(code: str) -> str | None:
+    if not _BARCODE.match(code):
+        return f"barcode {code!r} has characters other than letters and digits"
+    if code.isdigit() and len(code) in (8, 12, 13, 14):
+        try:
+            Gtin.parse(code)
+        except ParseError as exc:
+            return f"barcode {code!r}: {exc}"
+    return None
+
+
+def chain_currency(conn: Connection, given: str | None) -> str:
+    """The currency catalog prices are in: ``given``, else the one all stores use."""
+    if given:
+        return given.strip().upper()
+    found = sorted(set(conn.execute(select(schema.stores.c.currency)).scalars()))
+    if len(found) == 1:
+        return str(found[0])
+    if not found:
+        raise InputError("add a store first, or give --currency, so prices can be read")
+    raise InputError(f"stores use several currencies ({', '.join(found)}): give --currency")
+
+
+def import_catalog(
+    conn: Connection, text: str, *, now: datetime, currency: str | None = None
+) -> ImportResult:
+    """Add or update the products in a catalog CSV, and send the changes to every store as one update."""
+    digits = get_currency_precision(chain_currency(conn, currency))
+    problems: list[str] = []
+    parsed: dict[str, dict[str, Any]] = {}
+    first_line: dict[str, int] = {}
+    for line, row in _rows(text, CATALOG_COLUMNS):
+        if "__extra__" in row:
+            problems.append(f"line {line}: more fields than the header has columns")
+            continue
+        reasons = []
+        sku = row["sku"]
+        if not _SKU.match(sku):
+            reasons.append("sku is empty, longer than 64 characters, or has spaces or commas")
+        elif sku in first_line:
+            reasons.append(f"sku {sku!r} already appears on line {first_line[sku]}")
+        name = row["name"]
+        if not name or len(name) > 200:
+            reasons.append("name is empty or longer than 200 characters")
+        price = 0
+        try:
+            price = parse_money(row["price"], digits)
+        except ValueError as exc:
+            reasons.append(str(exc))
+        rate = row["tax_rate"].removesuffix("%")
+        if not _TAX_RATE.match(rate):
+            reasons.append(f"tax_rate {row['tax_rate']!r} is not a percentage like 19 or 7.5")
+        unit = row["unit"].lower()
+        if unit not in ("piece", "kg"):
+            reasons.append(f"unit {row['unit']!r} is not 'piece' or 'kg'")
+        barcodes = row["barcodes"].split()
+        reasons.extend(r for r in map(_check_barcode, barcodes) if r)
+        active = row.get("active", "").lower() not in ("no", "false", "0")
+        if reasons:
+            problems.append(f"line {line}: " + "; ".join(reasons))
+            continue
+        first_line[sku] = line
+        parsed[sku] = {
+            "sku": sku,
+            "name": name,
+            "price": price,
+            "tax_rate": _normal_rate(rate),
+            "unit": unit,
+            "barcodes": " ".join(barcodes),
+            "active": active,
+        }
+    if problems:
+        raise ImportRefused(problems)
+    if not parsed:
+        raise ImportRefused(["line 2: the file has no products"])
+
+    result = ImportResult()
+    changed: list[NewChange] = []
+    known_rates = set(conn.execute(select(schema.tax_rates.c.code)).scalars())
+    for rate in sorted({p["tax_rate"] for p in parsed.values()} - known_rates):
+        conn.execute(insert(schema.tax_rates).values(code=rate, rate=rate))
+        changed.append(NewChange(ChangeKind.TAX_RATE, rate, {"rate": rate}))
+    skus = list(parsed)
+    table = schema.products
+    fields = ("name", "price", "tax_rate", "unit", "barcodes", "active")
+    for start in range(0, len(skus), _CHUNK):
+        chunk = skus[start : start + _CHUNK]
+        existing = {r.sku: r for r in conn.execute(select(table).where(table.c.sku.in_(chunk)))}
+        new_rows = []
+        for sku in chunk:
+            product = parsed[sku]
+            old = existing.get(sku)
+            if old is None:
+                new_rows.append({**product, "updated_at": now})
+                result.added += 1
+            elif any(getattr(old, f) != product[f] for f in fields):
+                conn.execute(update(table).where(table.c.sku == sku).values(**product, updated_at=now))
+                result.updated += 1
+            else:
+                result.unchanged += 1
+                continue
+            changed.append(NewChange(ChangeKind.PRODUCT, sku, product_data(product)))
+        if new_rows:
+            conn.execute(insert(table), new_rows)
+    record_update(conn, changed, now=now)
+    return result
+
+
+def _normal_rate(rate: str) -> str:
+    return format(Decimal(rate).normalize(), "f")
+
+
+def product_data(product: dict[str, Any]) -> dict[str, Any]:
+    """A product as the change feed carries it."""
+    return {
+        "name": product["name"],
+        "price": product["price"],
+        "tax_rate": product["tax_rate"],
+        "unit": product["unit"],
+        "barcodes": product["barcodes"].split(),
+        "active": product["active"],
+    }
+
+
+def import_stock(conn: Connection, text: str, *, store_code: str, now: datetime) -> ImportResult:
+    """Set the on-hand figures of one store from a ``sku,on_hand`` CSV (a stock count)."""
+    store = find_store(conn, store_code)
+    problems: list[str] = []
+    counts: dict[str, int] = {}
+    lines: dict[str, int] = {}
+    for line, row in _rows(text, STOCK_COLUMNS):
+        if "__extra__" in row:
+            problems.append(f"line {line}: more fields than the header has columns")
+            continue
+        sku = row["sku"]
+        try:
+            amount = Decimal(row["on_hand"])
+            if not amount.is_finite():
+                raise InvalidOperation
+            milli = amount.scaleb(3)
+            if milli != milli.to_integral_value():
+                raise ValueError(f"on_hand {row['on_hand']!r} is finer than a thousandth")
+            counts_value = int(milli)
+        except (InvalidOperation, ValueError) as exc:
+            reason = (
+                str(exc)
+                if isinstance(exc, ValueError) and str(exc)
+                else f"on_hand {row['on_hand']!r} is not a number"
+            )
+            problems.append(f"line {line}: {reason}")
+            continue
+        if sku in lines:
+            problems.append(f"line {line}: sku {sku!r} already appears on line {lines[sku]}")
+            continue
+        lines[sku] = line
+        counts[sku] = counts_value
+    skus = list(counts)
+    known: set[str] = set()
+    for start in range(0, len(skus), _CHUNK):
+        chunk = skus[start : start + _CHUNK]
+        known.update(
+            conn.execute(select(schema.products.c.sku).where(schema.products.c.sku.in_(chunk))).scalars()
+        )
+    problems.extend(f"line {lines[s]}: sku {s!r} is not in the catalog" for s in skus if s not in known)
+    if problems:
+        problems.sort(key=lambda p: int(p.split(":")[0].split()[1]))
+        raise ImportRefused(problems)
+    result = ImportResult()
+    table = schema.stock
+    changed: list[str] = []
+    for start in range(0, len(skus), _CHUNK):
+        chunk = skus[start : start + _CHUNK]
+        existing = {
+            r.sku: r.on_hand_milli
+            for r in conn.execute(select(table).where(table.c.store_id == store.id, table.c.sku.in_(chunk)))
+        }
+        movements = []
+        for sku in chunk:
+            old = existing.get(sku)
+            if old is None:
+                conn.execute(
+                    insert(table).values(
+                        store_id=store.id, sku=sku, on_hand_milli=counts[sku], updated_at=now
+                    )
+                )
+                result.added += 1
+            elif old != counts[sku]:
+                conn.execute(
+                    update(table)
+                    .where(table.c.store_id == store.id, table.c.sku == sku)
+                    .values(on_hand_milli=counts[sku], updated_at=now)
+                )
+                result.updated += 1
+            else:
+                result.unchanged += 1
+                continue
+            changed.append(sku)
+            movements.append(
+                {
+                    "store_id": store.id,
+                    "sku": sku,
+                    "delta_milli": counts[sku] - (old or 0),
+                    "reason": "count",
+                    "at": now,
+                }
+            )
+        if movements:
+            conn.execute(insert(schema.stock_movements), movements)
+    record_standalone(
+        conn,
+        [NewChange(ChangeKind.STOCK, sku, {"on_hand_milli": counts[sku]}, store.id) for sku in changed],
+        now=now,
+    )
+    return result

@@ -1,0 +1,215 @@
+"""The change feed terminals pull: catalog, prices, tax rates, staff, stock on hand, store settings.
+
+Rows of ``changes`` are numbered by ``seq``; a terminal's cursor is the last seq it applied.
+Writers take the feed lock (a PostgreSQL advisory lock held to commit; SQLite writers are
+serialized anyway) just before inserting rows, so seqs become visible in order and a reader
+never skips a row committed late. Changes of one update share ``update_id``; the last one carries
+``last_in_update``.
+
+:func:`compact_changes` drops rows that a later row for the same thing supersedes, and deleted
+things' tombstones, up to a *floor*. A cursor below the floor gets a snapshot: the feed again from
+the start, its first page flagged ``snapshot`` so the terminal replaces what it holds.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text, update
+
+from sync.protocol import Change, ChangeKind
+from sync.server import schema
+from sync.server.db import get_meta, utcnow
+
+_FEED_LOCK = 7_305_001
+_FLOOR_KEY = "changes_floor"
+
+
+class BadCursor(ValueError):
+    """The cursor was not one this server gave out."""
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"c1:{seq}".encode()).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int | None:
+    """The seq in ``cursor``; None for an empty cursor (start from scratch)."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise BadCursor(
+            "the cursor is not one this server gave out; start again with an empty cursor"
+        ) from exc
+    prefix, _, number = raw.partition(":")
+    if prefix != "c1" or not number.isdigit() or len(number) > 18:
+        raise BadCursor("the cursor is not one this server gave out; start again with an empty cursor")
+    return int(number)
+
+
+def lock_feed(conn: Connection) -> None:
+    """Hold the feed lock until this transaction ends (see module docstring)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FEED_LOCK})
+
+
+@dataclass(frozen=True)
+class NewChange:
+    kind: ChangeKind
+    key: str
+    data: dict[str, Any] | None
+    store_id: int | None = None
+
+
+def record_update(conn: Connection, items: Sequence[NewChange], *, now: datetime | None = None) -> str:
+    """Append ``items`` to the feed as one update (terminals show none until all arrived)."""
+    if not items:
+        return ""
+    update_id = str(uuid.uuid4())
+    at = now or utcnow()
+    lock_feed(conn)
+    rows = [
+        {
+            "store_id": item.store_id,
+            "kind": item.kind.value,
+            "key": item.key,
+            "data": item.data,
+            "update_id": update_id,
+            "last_in_update": index == len(items) - 1,
+            "created_at": at,
+        }
+        for index, item in enumerate(items)
+    ]
+    for start in range(0, len(rows), 5000):
+        conn.execute(insert(schema.changes), rows[start : start + 5000])
+    return update_id
+
+
+#: Kinds whose rows each carry the whole truth about one thing and are always their own update.
+STANDALONE_KINDS = frozenset({ChangeKind.STOCK, ChangeKind.STAFF, ChangeKind.STORE})
+
+
+def record_standalone(conn: Connection, items: Iterable[NewChange], *, now: datetime | None = None) -> None:
+    """Append ``items`` (of :data:`STANDALONE_KINDS`) each as its own update, dropping older rows
+    for the same things: a terminal whose cursor is before a dropped row still gets the newer one.
+    """
+    items = list(items)
+    if not items:
+        return
+    if any(item.kind not in STANDALONE_KINDS for item in items):
+        raise ValueError("only stock, staff and store changes stand alone")
+    at = now or utcnow()
+    lock_feed(conn)
+    table = schema.changes
+    groups: dict[tuple[str, int | None], list[str]] = {}
+    for item in items:
+        groups.setdefault((item.kind.value, item.store_id), []).append(item.key)
+    for (kind, store_id), keys in groups.items():
+        store_cond = table.c.store_id.is_(None) if store_id is None else table.c.store_id == store_id
+        for start in range(0, len(keys), 1000):
+            conn.execute(
+                delete(table).where(
+                    table.c.kind == kind, store_cond, table.c.key.in_(keys[start : start + 1000])
+                )
+            )
+    rows = [
+        {
+            "store_id": item.store_id,
+            "kind": item.kind.value,
+            "key": item.key,
+            "data": item.data,
+            "update_id": str(uuid.uuid4()),
+            "last_in_update": True,
+            "created_at": at,
+        }
+        for item in items
+    ]
+    for start in range(0, len(rows), 5000):
+        conn.execute(insert(schema.changes), rows[start : start + 5000])
+
+
+def feed_floor(conn: Connection) -> int:
+    value = get_meta(conn, _FLOOR_KEY)
+    return int(value) if value else 0
+
+
+def head_seq(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(schema.changes.c.seq), 0))).scalar_one())
+
+
+def compact_changes(conn: Connection) -> tuple[int, int]:
+    """Drop superseded rows and tombstones up to the current head; returns (floor, rows dropped).
+
+    Cursors older than the floor get a snapshot from then on.
+    """
+    lock_feed(conn)
+    table = schema.changes
+    floor = head_seq(conn)
+    newer = table.alias("newer")
+    superseded = (
+        select(newer.c.seq)
+        .where(
+            newer.c.kind == table.c.kind,
+            newer.c.key == table.c.key,
+            or_(
+                and_(newer.c.store_id.is_(None), table.c.store_id.is_(None)),
+                newer.c.store_id == table.c.store_id,
+            ),
+            newer.c.seq > table.c.seq,
+        )
+        .exists()
+    )
+    dropped = conn.execute(delete(table).where(table.c.seq <= floor, superseded)).rowcount
+    dropped += conn.execute(delete(table).where(table.c.seq <= floor, table.c.data.is_(None))).rowcount
+    # Everything below the floor is settled state now, each row complete on its own.
+    conn.execute(update(table).where(table.c.seq <= floor).values(last_in_update=True))
+    values = {"key": _FLOOR_KEY, "value": str(floor)}
+    if get_meta(conn, _FLOOR_KEY) is None:
+        conn.execute(insert(schema.meta).values(values))
+    else:
+        conn.execute(update(schema.meta).where(schema.meta.c.key == _FLOOR_KEY).values(value=str(floor)))
+    return floor, dropped
+
+
+@dataclass(frozen=True)
+class Page:
+    changes: list[Change]
+    next_seq: int
+    has_more: bool
+    snapshot: bool
+
+
+def read_page(conn: Connection, *, store_id: int, after: int | None, limit: int) -> Page:
+    """Up to ``limit`` changes for ``store_id`` after seq ``after`` (None: from scratch)."""
+    snapshot = after is None or after < feed_floor(conn)
+    start = 0 if snapshot or after is None else after
+    table = schema.changes
+    rows = conn.execute(
+        select(table)
+        .where(table.c.seq > start, or_(table.c.store_id.is_(None), table.c.store_id == store_id))
+        .order_by(table.c.seq)
+        .limit(limit + 1)
+    ).all()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    changes = [
+        Change(
+            seq=row.seq,
+            kind=ChangeKind(row.kind),
+            key=row.key,
+            data=row.data,
+            update_id=row.update_id,
+            last_in_update=row.last_in_update,
+        )
+        for row in rows
+    ]
+    next_seq = rows[-1].seq if rows else start
+    return Page(changes=changes, next_seq=next_seq, has_more=has_more, snapshot=snapshot)

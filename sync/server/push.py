@@ -1,0 +1,437 @@
+"""Taking in a terminal's journal entries: the server side of push.
+
+:func:`ingest` runs inside the caller's transaction. It stores each entry, checks the hash chain
+against what the server already holds for the terminal, and applies the entry's effects (the sale,
+its lines and tenders, stock movements, a pending claim becoming a purchase, member points) in
+that same transaction. The caller commits before answering, so an ``accepted`` answer means
+durable.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from babel.numbers import get_currency_precision
+from pydantic import ValidationError
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from sync.codes import CodeError, verify_claim_code
+from sync.protocol import (
+    ChangeKind,
+    EntryResult,
+    EntryStatus,
+    EventType,
+    JournalEntry,
+    PushRequest,
+    PushResponse,
+    SalePayload,
+)
+from sync.server import schema
+from sync.server.changes import NewChange, record_standalone
+from sync.server.errors import describe_validation_errors
+
+log = logging.getLogger(__name__)
+
+#: Event types whose payload is a SalePayload, and what the server does with them.
+SALE_KINDS: dict[str, str | None] = {
+    EventType.SALE_COMPLETED.value: "sale",
+    EventType.RETURN_COMPLETED.value: "return",
+    EventType.TRAINING_SALE.value: None,  # checked, stored, never counted
+}
+KNOWN_TYPES = frozenset(t.value for t in EventType)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def points_for(total: int, currency: str) -> int:
+    """Loyalty points: one per whole major currency unit of the total (negative for a return)."""
+    unit = 10 ** get_currency_precision(currency)
+    return int(total // unit if total >= 0 else -((-total) // unit))
+
+
+def parse_time(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@dataclass
+class _Sale:
+    row: dict[str, Any]
+    lines: list[dict[str, Any]]
+    tenders: list[dict[str, Any]]
+    #: The pending claim this sale settles, if any.
+    claim_id: int | None = None
+
+
+class _Batch:
+    """Effects gathered while walking the batch, written together at the end."""
+
+    def __init__(self) -> None:
+        self.journal: list[dict[str, Any]] = []
+        self.conflicts: list[dict[str, Any]] = []
+        self.sales: list[_Sale] = []
+        self.sale_ids: set[str] = set()
+        self.nonces: set[str] = set()
+        self.stock: dict[str, int] = {}
+        self.movements: list[dict[str, Any]] = []
+
+
+def ingest(conn: Connection, *, terminal_id: int, request: PushRequest, now: datetime) -> PushResponse:
+    """Store and apply one pushed batch for ``terminal_id``; see the module docstring."""
+    terms = schema.terminals
+    # Row lock: two pushes from the same terminal are taken in one after the other.
+    terminal = conn.execute(select(terms).where(terms.c.id == terminal_id).with_for_update()).one()
+    store = conn.execute(select(schema.stores).where(schema.stores.c.id == terminal.store_id)).one()
+    high = int(terminal.last_high_seq)
+    head = str(terminal.head_hash)
+
+    journal = schema.journal
+    event_ids = [e.event_id for e in request.entries]
+    by_event = {
+        r.event_id: (r.terminal_id, r.seq, r.hash)
+        for r in conn.execute(
+            select(journal.c.event_id, journal.c.terminal_id, journal.c.seq, journal.c.hash).where(
+                journal.c.event_id.in_(event_ids)
+            )
+        )
+    }
+    old_seqs = [e.seq for e in request.entries if e.seq <= high]
+    by_seq = (
+        {
+            r.seq: (r.event_id, r.hash)
+            for r in conn.execute(
+                select(journal.c.seq, journal.c.event_id, journal.c.hash).where(
+                    journal.c.terminal_id == terminal_id, journal.c.seq.in_(old_seqs)
+                )
+            )
+        }
+        if old_seqs
+        else {}
+    )
+
+    batch = _Batch()
+    results: list[EntryResult] = []
+    for entry in request.entries:
+        known = by_event.get(entry.event_id)
+        if known is not None:
+            if known == (terminal_id, entry.seq, entry.hash):
+                results.append(_result(entry, EntryStatus.DUPLICATE, "already held"))
+            else:
+                detail = (
+                    f"event id already held as seq {known[1]} of terminal {known[0]} with another hash"
+                    if known[0] == terminal_id
+                    else f"event id already held from terminal {known[0]}"
+                )
+                _conflict(batch, terminal_id, entry, "event_id_reused", detail, now)
+                results.append(_result(entry, EntryStatus.CONFLICT, detail))
+        elif entry.seq <= high:
+            held = by_seq.get(entry.seq)
+            detail = f"seq {entry.seq} is already held as event {held[0] if held else '?'}"
+            _conflict(batch, terminal_id, entry, "seq_reused", detail, now)
+            results.append(_result(entry, EntryStatus.CONFLICT, detail))
+        elif entry.seq > high + 1:
+            results.append(
+                _result(entry, EntryStatus.REJECTED, f"out of order: the server expects seq {high + 1} next")
+            )
+        elif entry.prev_hash != head:
+            detail = f"chain broken: prev_hash does not match the hash held for seq {high}"
+            _conflict(batch, terminal_id, entry, "chain_broken", detail, now)
+            results.append(_result(entry, EntryStatus.REJECTED, detail))
+        elif not entry.hash_is_valid():
+            detail = "chain broken: hash does not match the entry's contents"
+            _conflict(batch, terminal_id, entry, "chain_broken", detail, now)
+            results.append(_result(entry, EntryStatus.REJECTED, detail))
+        else:
+            problem = _apply(conn, batch, entry, terminal, store, now)
+            status = EntryStatus.ACCEPTED if problem is None else EntryStatus.QUARANTINED
+            batch.journal.append(
+                {
+                    "terminal_id": terminal_id,
+                    "seq": entry.seq,
+                    "event_id": entry.event_id,
+                    "type": entry.type,
+                    "schema_version": entry.schema_version,
+                    "occurred_at": entry.occurred_at,
+                    "payload": entry.payload,
+                    "prev_hash": entry.prev_hash,
+                    "hash": entry.hash,
+                    "received_at": now,
+                    "status": "applied" if problem is None else "quarantined",
+                    "reason": problem,
+                }
+            )
+            by_event[entry.event_id] = (terminal_id, entry.seq, entry.hash)
+            high, head = entry.seq, entry.hash
+            results.append(_result(entry, status, problem))
+
+    _write(conn, batch, terminal.store_id, now)
+    offset = None
+    if request.client_time and (client := parse_time(request.client_time)):
+        offset = int((client - now).total_seconds() * 1000)
+    conn.execute(
+        update(terms)
+        .where(terms.c.id == terminal_id)
+        .values(
+            last_high_seq=high,
+            head_hash=head,
+            last_seen_at=now,
+            last_push_at=now,
+            last_queued=request.queued,
+            clock_offset_ms=offset if offset is not None else terminal.clock_offset_ms,
+        )
+    )
+    return PushResponse(results=results, high_seq=high, server_time=iso(now))
+
+
+def _result(entry: JournalEntry, status: EntryStatus, reason: str | None) -> EntryResult:
+    return EntryResult(seq=entry.seq, event_id=entry.event_id, status=status, reason=reason)
+
+
+def _conflict(
+    batch: _Batch, terminal_id: int, entry: JournalEntry, reason: str, detail: str, now: datetime
+) -> None:
+    batch.conflicts.append(
+        {
+            "terminal_id": terminal_id,
+            "seq": entry.seq,
+            "event_id": entry.event_id,
+            "type": entry.type,
+            "payload": entry.payload,
+            "prev_hash": entry.prev_hash,
+            "hash": entry.hash,
+            "reason": reason,
+            "detail": detail,
+            "received_at": now,
+        }
+    )
+
+
+def _apply(
+    conn: Connection, batch: _Batch, entry: JournalEntry, terminal: Any, store: Any, now: datetime
+) -> str | None:
+    """Gather the effects of one entry; returns why it is quarantined, or None when applied."""
+    if entry.type not in KNOWN_TYPES:
+        return f"unknown event type {entry.type!r}"
+    if entry.type not in SALE_KINDS:
+        return None  # shifts, cash, sign-ins...: kept in the journal, no effect on the server
+    if entry.schema_version != 1:
+        return f"unsupported schema version {entry.schema_version} for {entry.type}"
+    try:
+        sale = SalePayload.model_validate(entry.payload)
+    except ValidationError as exc:
+        return f"payload is not a valid {entry.type}: {describe_validation_errors(exc.errors())}"
+    kind = SALE_KINDS[entry.type]
+    completed_at = parse_time(sale.completed_at)
+    if completed_at is None:
+        return f"completed_at {sale.completed_at!r} is not an ISO 8601 time"
+    if sale.currency != store.currency:
+        return f"currency {sale.currency} is not the store's currency {store.currency}"
+    if kind is None:
+        return None
+    if (
+        sale.sale_id in batch.sale_ids
+        or conn.execute(select(schema.sales.c.id).where(schema.sales.c.id == sale.sale_id)).first()
+    ):
+        return f"sale {sale.sale_id} is already recorded under another event"
+    nonce = _claim_nonce(sale, terminal, completed_at.date())
+    if nonce is not None and (
+        nonce in batch.nonces
+        or conn.execute(select(schema.sales.c.id).where(schema.sales.c.claim_nonce == nonce)).first()
+    ):
+        nonce = None  # a code printed twice: the first sale keeps it
+    batch.sale_ids.add(sale.sale_id)
+    if nonce:
+        batch.nonces.add(nonce)
+    row = {
+        "id": sale.sale_id,
+        "store_id": store.id,
+        "terminal_id": terminal.id,
+        "receipt_no": sale.receipt_no,
+        "event_id": entry.event_id,
+        "kind": kind,
+        "total": sale.total,
+        "currency": sale.currency,
+        "completed_at": completed_at,
+        "claim_nonce": nonce,
+        "member_id": sale.member_id,
+        "points": 0,
+        "original_sale_id": sale.original_sale_id,
+        "payload": entry.payload,
+    }
+    lines = [
+        {
+            "sale_id": sale.sale_id,
+            "line_no": line.line_no,
+            "sku": line.sku,
+            "name": line.name,
+            "quantity_milli": line.quantity_milli,
+            "unit_price": line.unit_price,
+            "discount": line.discount,
+            "total": line.total,
+            "tax_rate": line.tax_rate,
+        }
+        for line in sale.lines
+    ]
+    if len({line["line_no"] for line in lines}) != len(lines):
+        batch.sale_ids.discard(sale.sale_id)
+        batch.nonces.discard(nonce or "")
+        return "payload has two lines with the same line_no"
+    tenders = [
+        {
+            "sale_id": sale.sale_id,
+            "tender_no": n,
+            "kind": t.kind,
+            "amount": t.amount,
+            "reference": t.reference,
+        }
+        for n, t in enumerate(sale.tenders, start=1)
+    ]
+    batch.sales.append(_Sale(row, lines, tenders))
+    for line in sale.lines:
+        # A sale takes goods off the shelf; a return (negative quantity) puts them back.
+        batch.stock[line.sku] = batch.stock.get(line.sku, 0) - line.quantity_milli
+        batch.movements.append(
+            {
+                "store_id": store.id,
+                "sku": line.sku,
+                "delta_milli": -line.quantity_milli,
+                "reason": kind,
+                "event_id": entry.event_id,
+                "at": now,
+            }
+        )
+    return None
+
+
+def _claim_nonce(sale: SalePayload, terminal: Any, sold_on: date) -> str | None:
+    """The nonce of the sale's claim code, if it is a genuine code of this terminal."""
+    if not sale.claim_code:
+        return None
+    try:
+        code = verify_claim_code(sale.claim_code, claim_key=bytes(terminal.claim_key), today=sold_on)
+    except CodeError as exc:
+        log.warning("sale %s carries a claim code that is not valid: %s", sale.sale_id, exc)
+        return None
+    return code.nonce_hex if code.terminal_id == terminal.id else None
+
+
+def _write(conn: Connection, batch: _Batch, store_id: int, now: datetime) -> None:
+    if batch.conflicts:
+        _insert_ignoring_duplicates(conn, schema.conflicts, batch.conflicts)
+    if batch.sales:
+        _settle_members(conn, batch)
+        conn.execute(insert(schema.sales), [s.row for s in batch.sales])
+        conn.execute(insert(schema.sale_lines), [line for s in batch.sales for line in s.lines])
+        tenders = [t for s in batch.sales for t in s.tenders]
+        if tenders:
+            conn.execute(insert(schema.sale_tenders), tenders)
+        claims = schema.claims
+        for sale in batch.sales:
+            if sale.claim_id is not None:
+                conn.execute(
+                    update(claims).where(claims.c.id == sale.claim_id).values(sale_id=sale.row["id"])
+                )
+    if batch.journal:
+        conn.execute(insert(schema.journal), batch.journal)
+    if batch.stock:
+        levels = _apply_stock(conn, store_id, batch.stock, now)
+        conn.execute(insert(schema.stock_movements), batch.movements)
+        record_standalone(
+            conn,
+            [
+                NewChange(ChangeKind.STOCK, sku, {"on_hand_milli": on_hand}, store_id)
+                for sku, on_hand in levels
+            ],
+            now=now,
+        )
+
+
+def _settle_members(conn: Connection, batch: _Batch) -> None:
+    """Attach each sale to its shopper (scanned at the till, or a pending claim) and give points."""
+    nonces = [s.row["claim_nonce"] for s in batch.sales if s.row["claim_nonce"]]
+    pending: dict[str, Any] = {}
+    if nonces:
+        claims = schema.claims
+        pending = {
+            r.nonce: r
+            for r in conn.execute(
+                select(claims.c.id, claims.c.nonce, claims.c.shopper_id).where(
+                    claims.c.nonce.in_(nonces), claims.c.sale_id.is_(None)
+                )
+            )
+        }
+    member_ids = {s.row["member_id"] for s in batch.sales if s.row["member_id"] is not None}
+    originals = [s.row["original_sale_id"] for s in batch.sales if s.row["kind"] == "return"]
+    original_members: dict[str, int] = {}
+    if originals:
+        original_members = {
+            r.id: r.member_id
+            for r in conn.execute(
+                select(schema.sales.c.id, schema.sales.c.member_id).where(
+                    schema.sales.c.id.in_([o for o in originals if o]), schema.sales.c.member_id.is_not(None)
+                )
+            )
+        }
+    known_members = (
+        set(conn.execute(select(schema.shoppers.c.id).where(schema.shoppers.c.id.in_(member_ids))).scalars())
+        if member_ids
+        else set()
+    )
+    for sale in batch.sales:
+        row = sale.row
+        if row["member_id"] is not None and row["member_id"] not in known_members:
+            log.warning("sale %s names member %s, who has no account here", row["id"], row["member_id"])
+            row["member_id"] = None
+        claim = pending.get(row["claim_nonce"] or "")
+        if claim is not None:
+            sale.claim_id = claim.id
+            if row["member_id"] is None:
+                row["member_id"] = claim.shopper_id
+        if row["member_id"] is None and row["kind"] == "return":
+            row["member_id"] = original_members.get(row["original_sale_id"] or "")
+        if row["member_id"] is not None:
+            row["points"] = points_for(row["total"], row["currency"])
+
+
+def _apply_stock(
+    conn: Connection, store_id: int, deltas: dict[str, int], now: datetime
+) -> list[tuple[str, int]]:
+    """Add ``deltas`` to the store's on-hand figures; returns the new figures.
+
+    Skus are taken in sorted order so two pushes of one store never lock rows in opposite orders.
+    """
+    table = schema.stock
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    levels = []
+    for sku in sorted(deltas):
+        stmt = dialect_insert(table).values(
+            store_id=store_id, sku=sku, on_hand_milli=deltas[sku], updated_at=now
+        )
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[table.c.store_id, table.c.sku],
+            set_={"on_hand_milli": table.c.on_hand_milli + deltas[sku], "updated_at": now},
+        ).returning(table.c.on_hand_milli)
+        levels.append((sku, int(conn.execute(upsert).scalar_one())))
+    return levels
+
+
+def _insert_ignoring_duplicates(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    # A terminal retrying a conflicting entry must not pile up copies of the same conflict.
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    seen = set()
+    unique_rows = []
+    for row in rows:
+        key = (row["terminal_id"], row["event_id"], row["hash"])
+        if key not in seen:
+            seen.add(key)
+            unique_rows.append(row)
+    conn.execute(dialect_insert(table).on_conflict_do_nothing(), unique_rows)

@@ -1,0 +1,329 @@
+"""Head-office actions on stores, terminals, staff and admins (the CLI and the API call these).
+
+Each function takes an open connection inside a transaction and either does the whole action or
+raises :class:`InputError` (or a subclass) naming what was wrong, having changed nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from babel import Locale, UnknownLocaleError
+from babel.numbers import get_currency_name
+from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from sync.codes import new_claim_key
+from sync.protocol import ChangeKind, StoreInfo
+from sync.server import schema
+from sync.server.changes import NewChange, record_standalone
+
+ENROLLMENT_TTL = timedelta(hours=24)
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud over the phone
+_PIN = re.compile(r"^\d{4,8}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+password_hasher = PasswordHasher()  # Argon2id with argon2-cffi's recommended parameters
+
+
+class InputError(ValueError):
+    """Bad input from a person: the message says what was wrong. Nothing was changed."""
+
+
+class EnrollmentRefused(InputError):
+    """An enrollment code was refused; ``reason`` is 'unknown_code', 'code_used' or 'code_expired'."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- stores -----------------------------------------------------------------------------------------
+
+
+def store_info(row: Row[Any]) -> StoreInfo:
+    return StoreInfo(
+        code=row.code,
+        name=row.name,
+        currency=row.currency,
+        locale=row.locale,
+        tax_mode=row.tax_mode,
+        discount_limit_percent=row.discount_limit_percent,
+        timezone=row.timezone,
+    )
+
+
+def find_store(conn: Connection, code: str) -> Row[Any]:
+    row = conn.execute(select(schema.stores).where(schema.stores.c.code == code.strip())).first()
+    if row is None:
+        raise InputError(f"no store with code {code!r}")
+    return row
+
+
+def add_store(
+    conn: Connection,
+    *,
+    code: str,
+    name: str,
+    currency: str,
+    locale: str,
+    tax_mode: str,
+    now: datetime,
+    discount_limit_percent: int = 10,
+    timezone: str = "UTC",
+) -> int:
+    """Create a store and announce its settings to its future terminals; returns its id."""
+    code = code.strip()
+    problems = []
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", code):
+        problems.append("code: use 1 to 32 letters, digits, '-' or '_'")
+    if not name.strip() or len(name) > 200:
+        problems.append("name: give a name of 1 to 200 characters")
+    currency = currency.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency) or get_currency_name(currency, locale="en") == currency:
+        problems.append(f"currency: {currency!r} is not an ISO 4217 currency code")
+    try:
+        locale = str(Locale.parse(locale.strip().replace("-", "_")))
+    except (UnknownLocaleError, ValueError, TypeError):
+        problems.append(f"locale: {locale!r} is not a known locale (e.g. de_DE, en_GB)")
+    if tax_mode not in ("inclusive", "exclusive"):
+        problems.append("tax mode: use 'inclusive' (prices include tax) or 'exclusive'")
+    if not 0 <= discount_limit_percent <= 100:
+        problems.append("discount limit: a percentage from 0 to 100")
+    if problems:
+        raise InputError("; ".join(problems))
+    if conn.execute(select(schema.stores.c.id).where(schema.stores.c.code == code)).first():
+        raise InputError(f"a store with code {code!r} already exists")
+    store_id = int(
+        conn.execute(
+            insert(schema.stores)
+            .values(
+                code=code,
+                name=name.strip(),
+                currency=currency,
+                locale=locale,
+                tax_mode=tax_mode,
+                discount_limit_percent=discount_limit_percent,
+                timezone=timezone,
+                created_at=now,
+            )
+            .returning(schema.stores.c.id)
+        ).scalar_one()
+    )
+    announce_store(conn, store_id, now=now)
+    return store_id
+
+
+def announce_store(conn: Connection, store_id: int, *, now: datetime) -> None:
+    row = conn.execute(select(schema.stores).where(schema.stores.c.id == store_id)).one()
+    record_standalone(
+        conn,
+        [NewChange(ChangeKind.STORE, row.code, store_info(row).model_dump(), store_id)],
+        now=now,
+    )
+
+
+# --- enrollment -------------------------------------------------------------------------------------
+
+
+def normalize_enrollment_code(code: str) -> str:
+    return re.sub(r"[\s-]", "", code).upper()
+
+
+def create_enrollment_code(conn: Connection, *, store_code: str, now: datetime) -> tuple[str, datetime]:
+    """A single-use code a terminal exchanges for its identity at ``store_code``, valid 24 hours.
+
+    Returns the code (only shown now; the server keeps its hash) and when it expires.
+    """
+    store = find_store(conn, store_code)
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(16))
+    code = "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+    expires_at = now + ENROLLMENT_TTL
+    conn.execute(
+        insert(schema.enrollment_codes).values(
+            code_hash=sha256_hex(normalize_enrollment_code(code)),
+            store_id=store.id,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    return code, expires_at
+
+
+@dataclass(frozen=True)
+class NewTerminal:
+    terminal_id: int
+    terminal_code: str
+    store: StoreInfo
+    token: str
+    claim_key: bytes
+
+
+def enroll_terminal(conn: Connection, *, code: str, terminal_name: str, now: datetime) -> NewTerminal:
+    """Spend an enrollment code on a new terminal: its id, bearer token and claim key.
+
+    Raises :class:`EnrollmentRefused` for an unknown, used or expired code.
+    """
+    table = schema.enrollment_codes
+    row = conn.execute(
+        select(table).where(table.c.code_hash == sha256_hex(normalize_enrollment_code(code)))
+    ).first()
+    if row is None:
+        raise EnrollmentRefused("unknown_code", "this enrollment code is not known: check it with IT")
+    if row.used_at is not None:
+        raise EnrollmentRefused(
+            "code_used", "this enrollment code was already used: ask IT for a new one (each works once)"
+        )
+    if now >= row.expires_at:
+        raise EnrollmentRefused(
+            "code_expired", "this enrollment code has expired (codes last 24 hours): ask IT for a new one"
+        )
+    # Spend the code first, conditionally, so two terminals racing for it cannot both win.
+    spent = conn.execute(
+        update(table).where(table.c.id == row.id, table.c.used_at.is_(None)).values(used_at=now)
+    ).rowcount
+    if spent != 1:
+        raise EnrollmentRefused("code_used", "this enrollment code was just used by another terminal")
+    store = conn.execute(select(schema.stores).where(schema.stores.c.id == row.store_id)).one()
+    count = conn.execute(
+        select(func.count()).select_from(schema.terminals).where(schema.terminals.c.store_id == store.id)
+    ).scalar_one()
+    token = secrets.token_urlsafe(32)
+    claim_key = new_claim_key()
+    terminal_id = None
+    for n in range(count + 1, count + 50):
+        try:
+            with conn.begin_nested():
+                terminal_id = conn.execute(
+                    insert(schema.terminals)
+                    .values(
+                        store_id=store.id,
+                        code=f"{store.code}-T{n}",
+                        name=terminal_name.strip(),
+                        token_hash=sha256_hex(token),
+                        claim_key=claim_key,
+                        enrolled_at=now,
+                    )
+                    .returning(schema.terminals.c.id)
+                ).scalar_one()
+                terminal_code = f"{store.code}-T{n}"
+            break
+        except IntegrityError:
+            continue
+    if terminal_id is None:
+        raise InputError("could not number the new terminal; try again")
+    conn.execute(update(table).where(table.c.id == row.id).values(terminal_id=terminal_id))
+    return NewTerminal(
+        terminal_id=int(terminal_id),
+        terminal_code=terminal_code,
+        store=store_info(store),
+        token=token,
+        claim_key=claim_key,
+    )
+
+
+def find_terminal(conn: Connection, terminal: str) -> Row[Any]:
+    """A terminal by its code (e.g. ``S01-T2``) or its numeric id."""
+    table = schema.terminals
+    cond = table.c.code == terminal.strip()
+    if terminal.strip().isdigit():
+        cond = cond | (table.c.id == int(terminal.strip()))
+    row = conn.execute(select(table).where(cond)).first()
+    if row is None:
+        raise InputError(f"no terminal {terminal!r} (give its code, e.g. S01-T1, or its id)")
+    return row
+
+
+def revoke_terminal(conn: Connection, *, terminal: str, now: datetime) -> Row[Any]:
+    """Make a terminal's token fail with 401 from now on; returns the terminal row."""
+    row = find_terminal(conn, terminal)
+    if row.revoked_at is None:
+        conn.execute(update(schema.terminals).where(schema.terminals.c.id == row.id).values(revoked_at=now))
+    return row
+
+
+# --- staff and admins --------------------------------------------------------------------------------
+
+
+def pin_fingerprint(secret: bytes, pin: str) -> str:
+    return hmac.new(secret, pin.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def staff_data(row: Row[Any]) -> dict[str, Any]:
+    return {"name": row.name, "role": row.role, "pin_hash": row.pin_hash, "active": row.active}
+
+
+def add_staff(
+    conn: Connection, *, secret: bytes, store_code: str, name: str, role: str, pin: str, now: datetime
+) -> int:
+    """Add a cashier or manager to a store and send them (PIN as Argon2id hash) to its terminals."""
+    store = find_store(conn, store_code)
+    problems = []
+    if not name.strip() or len(name) > 100:
+        problems.append("name: give a name of 1 to 100 characters")
+    if role not in ("cashier", "manager"):
+        problems.append("role: use 'cashier' or 'manager'")
+    if not _PIN.match(pin):
+        problems.append("PIN: use 4 to 8 digits")
+    if problems:
+        raise InputError("; ".join(problems))
+    fingerprint = pin_fingerprint(secret, pin)
+    taken = conn.execute(
+        select(schema.staff.c.id).where(
+            schema.staff.c.store_id == store.id, schema.staff.c.pin_fingerprint == fingerprint
+        )
+    ).first()
+    if taken:
+        raise InputError(f"PIN: another person at store {store.code} has this PIN; choose another")
+    staff_id = int(
+        conn.execute(
+            insert(schema.staff)
+            .values(
+                store_id=store.id,
+                name=name.strip(),
+                role=role,
+                pin_hash=password_hasher.hash(pin),
+                pin_fingerprint=fingerprint,
+                active=True,
+                created_at=now,
+            )
+            .returning(schema.staff.c.id)
+        ).scalar_one()
+    )
+    row = conn.execute(select(schema.staff).where(schema.staff.c.id == staff_id)).one()
+    record_standalone(conn, [NewChange(ChangeKind.STAFF, str(staff_id), staff_data(row), store.id)], now=now)
+    return staff_id
+
+
+def add_admin(conn: Connection, *, email: str, password: str, display_name: str, now: datetime) -> int:
+    """A head-office user who can sign in to /hq."""
+    email = email.strip().lower()
+    if not _EMAIL.match(email):
+        raise InputError(f"e-mail: {email!r} is not an e-mail address")
+    if len(password) < 10:
+        raise InputError("password: use at least 10 characters")
+    if conn.execute(select(schema.admins.c.id).where(schema.admins.c.email == email)).first():
+        raise InputError(f"an admin with e-mail {email} already exists")
+    return int(
+        conn.execute(
+            insert(schema.admins)
+            .values(
+                email=email,
+                password_hash=password_hasher.hash(password),
+                display_name=display_name.strip(),
+                created_at=now,
+            )
+            .returning(schema.admins.c.id)
+        ).scalar_one()
+    )
