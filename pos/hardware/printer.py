@@ -6,6 +6,7 @@ Which printer is used comes from the terminal's config (:class:`PrinterSettings`
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,16 @@ PrinterKind = Literal["none", "file", "network", "usb", "serial"]
 
 class PrinterError(RuntimeError):
     """The printer could not be reached or refused the job; the message says which and why."""
+
+
+class _NetworkPrinter(escpos_printer.Network):  # type: ignore[misc]
+    """python-escpos's network printer, but a refused connection leaks no socket and says where."""
+
+    def open(self, raise_not_found: bool = True) -> None:
+        try:
+            self.device = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except OSError as exc:
+            raise PrinterError(f"cannot reach the network printer at {self.host}:{self.port}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -71,7 +82,7 @@ def open_printer(settings: PrinterSettings) -> Escpos:
         if settings.kind == "network":
             if not settings.host:
                 raise PrinterError("printer kind 'network' needs a host")
-            return escpos_printer.Network(host=settings.host, port=settings.port, timeout=5, **profile)
+            return _NetworkPrinter(host=settings.host, port=settings.port, timeout=5, **profile)
         if settings.kind == "usb":
             return escpos_printer.Usb(settings.usb_vendor, settings.usb_product, **profile)
         if settings.kind == "serial":

@@ -108,8 +108,11 @@ def source_messages() -> dict[str, list[str]]:
         for node in ast.walk(tree):
             if (
                 isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id in _MARKERS
+                and (
+                    (isinstance(node.func, ast.Name) and node.func.id in _MARKERS)
+                    # the customer display's self._t(...) translates into the store's language
+                    or (isinstance(node.func, ast.Attribute) and node.func.attr == "_t")
+                )
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 
-from pos.ui.i18n import LANGUAGES, _, current_language, set_language
+from pos.ui.i18n import LANGUAGES, N_, _, current_language, set_language
 from pos.ui.state import Session
 from pos.ui.widgets import Keypad, label, set_role, touch_button
+
+ROLE_NAMES = {"cashier": N_("Cashier"), "manager": N_("Manager")}
 
 
 class PinScreen(QWidget):
@@ -81,7 +83,7 @@ class PinScreen(QWidget):
             self.prompt.setText(_("Enter your PIN to sign in"))
             self.button.setText(_("Sign in"))
         if store.demo_pins:
-            rows = [f"{name} ({_(role)}): {pin}" for name, role, pin in store.demo_pins]
+            rows = [f"{name} ({_(ROLE_NAMES.get(role, role))}): {pin}" for name, role, pin in store.demo_pins]
             self.demo.setText(_("Demo PINs") + "\n" + "\n".join(rows))
 
     def reset(self) -> None:

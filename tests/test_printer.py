@@ -1,0 +1,64 @@
+"""Receipts reach the printer as ESC/POS through python-escpos (a file printer stands in for the device)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pos.hardware.printer import PrinterError, PrinterSettings, open_cash_drawer, print_receipt
+
+CLAIM = "HTTPS://CLAIM.EXAMPLE/C/ABCDEFGHIJKLMNOPQRSTUVWXYZ234567ABCDEFGHIJKLMNOP"
+
+
+def test_file_printer_gets_the_receipt_text_the_native_qr_and_a_cut(tmp_path: Path) -> None:
+    out = tmp_path / "printer.bin"
+    settings = PrinterSettings(kind="file", path=str(out))
+    print_receipt(settings, "Receipt T1-000042\nTOTAL 12.50\n", claim_url=CLAIM, qr_caption="Scan me")
+    data = out.read_bytes()
+    assert b"Receipt T1-000042" in data and b"TOTAL 12.50" in data
+    # GS ( k: store the QR data, then print it; the URL travels verbatim.
+    assert b"\x1d(k" in data and b"1P0" + CLAIM.encode() in data
+    assert data.index(b"TOTAL") < data.index(CLAIM.encode())
+    assert data.rstrip().endswith(b"\x1dV\x00")  # full cut
+
+
+def test_image_qr_for_printers_without_native_qr(tmp_path: Path) -> None:
+    out = tmp_path / "printer.bin"
+    print_receipt(PrinterSettings(kind="file", path=str(out), native_qr=False), "Hello\n", claim_url=CLAIM)
+    data = out.read_bytes()
+    assert b"Hello" in data and b"\x1dv0" in data  # a raster image instead of GS ( k
+    assert CLAIM.encode() not in data
+
+
+def test_cash_drawer_kick(tmp_path: Path) -> None:
+    out = tmp_path / "printer.bin"
+    open_cash_drawer(PrinterSettings(kind="file", path=str(out)))
+    assert out.read_bytes().startswith(b"\x1bp")
+
+
+def test_no_printer_configured_is_a_clear_error() -> None:
+    with pytest.raises(PrinterError, match="no receipt printer"):
+        print_receipt(PrinterSettings(), "x")
+
+
+def test_unreachable_network_printer_names_the_problem() -> None:
+    with pytest.raises(PrinterError, match="network printer"):
+        print_receipt(PrinterSettings(kind="network", host="127.0.0.1", port=1), "x")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"kind": "laser"}, "printer kind must be"),
+        ({"kind": "file", "colour": "red"}, "unknown printer setting"),
+    ],
+)
+def test_bad_printer_settings_are_refused(values: dict[str, object], message: str) -> None:
+    with pytest.raises(PrinterError, match=message):
+        PrinterSettings.from_mapping(values)
+
+
+def test_usb_ids_may_be_written_in_hex() -> None:
+    settings = PrinterSettings.from_mapping({"kind": "usb", "usb_vendor": "0x04b8", "usb_product": "0x0202"})
+    assert (settings.usb_vendor, settings.usb_product) == (0x04B8, 0x0202)
