@@ -156,6 +156,14 @@ def test_gs1_element_strings_give_gtin_and_weight(text: str) -> None:
     assert (scan.gtin, scan.weight_milli) == ("4006381333931", 750)
 
 
+def test_gs1_digital_link_qr() -> None:
+    scan = route_scan("https://id.gs1.org/01/04006381333931/10/ABC?3103=000750", PLAIN)
+    assert isinstance(scan, ProductScan)
+    assert (scan.gtin, scan.weight_milli) == ("4006381333931", 750)
+    bad = route_scan("https://id.gs1.org/01/04006381333932", PLAIN)
+    assert isinstance(bad, InvalidScan) and "04006381333932" in bad.reason
+
+
 def test_gs1_price_and_count() -> None:
     scan = route_scan("(01)04006381333931(3922)00299", PLAIN)
     assert isinstance(scan, ProductScan) and scan.price == 299
@@ -276,3 +284,9 @@ def test_parse_quantity_raises_only_quantity_error(text: str) -> None:
         assert str(exc)
     else:
         assert 0 < milli <= 9_999_000
+
+
+@given(st.text(max_size=40))
+def test_route_scan_never_raises_on_odd_links(tail: str) -> None:
+    scan = route_scan("https://id.gs1.org/01/" + tail, GERMANY)
+    assert not isinstance(scan, InvalidScan) or scan.reason

@@ -9,6 +9,7 @@ same, GS1 variable-measure prefix (RCN)     ProductScan      embedded price/weig
                                                              store's ``rcn_region`` knows the prefix
 GS1 element string: ``(01)...(3103)...``,   ProductScan      GTIN from AI 01/02, weight 310n (kg),
 FNC1/GS separated, ``]C1``/``]e0``/``]Q3``                   price 392n/393n, count AI 30
+GS1 Digital Link ``https://.../01/<gtin>``  ProductScan      same AIs as element strings
 ``SLM...`` (member code)                    MemberScan       verify with sync.codes (needs the key)
 claim URL ``.../C/<48 chars>`` or the code  ClaimScan        opens the return of that sale
 anything else                               InvalidScan      ``reason`` says what was wrong
@@ -33,6 +34,7 @@ from decimal import Decimal
 
 from biip import ParseConfig, ParseError
 from biip.checksums import gs1_standard_check_digit
+from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
 from biip.rcn import Rcn, RcnRegion, RcnUsage
@@ -273,6 +275,9 @@ def _route(raw: str, cleaned: str, config: ScanConfig) -> Scan:
         return ClaimScan(raw, claim)
     if looks_like_member_code(cleaned):
         return MemberScan(raw, cleaned.upper())
+    if cleaned.lower().startswith(("http://", "https://")) and ("/01/" in cleaned or "/02/" in cleaned):
+        # A GS1 Digital Link QR on the pack (the successor of the EAN-13 at the till).
+        return _from_gs1_message(raw, GS1DigitalLinkURI.parse(cleaned).as_gs1_message(), config)
     return InvalidScan(raw, f"not a barcode we know: {_shown(cleaned)}")
 
 
