@@ -42,16 +42,14 @@ class ProductRow:
     barcodes: tuple[str, ...]
 
 
-class BarcodeTaken(ValueError):
-    """Imported barcodes already belong to other products. ``conflicts`` is (line, code, sku)."""
+class CatalogRefused(ValueError):
+    """An import was refused whole. ``problems`` lists (line number, reason) for every bad row."""
 
-    def __init__(self, conflicts: list[tuple[int, str, str]]) -> None:
-        self.conflicts = conflicts
-        super().__init__(
-            "; ".join(
-                f"line {line}: barcode {code} already belongs to {sku}" for line, code, sku in conflicts
-            )
-        )
+    def __init__(self, problems: list[tuple[int, str]]) -> None:
+        self.problems = sorted(problems)
+        shown = "; ".join(f"line {line}: {reason}" for line, reason in self.problems[:20])
+        more = f" (and {len(self.problems) - 20} more)" if len(self.problems) > 20 else ""
+        super().__init__(f"{len(self.problems)} bad row(s): {shown}{more}")
 
 
 _PRODUCT_COLUMNS = (
@@ -73,21 +71,30 @@ def _product(row: Sequence[Any]) -> Product:
     )
 
 
-def import_products(db: sqlite_utils.Database, rows: Iterable[ProductRow], now: str) -> int:
+def import_products(
+    db: sqlite_utils.Database,
+    rows: Iterable[ProductRow],
+    now: str,
+    *,
+    problems: list[tuple[int, str]] | None = None,
+) -> int:
     """Insert or update products by SKU with their barcodes; return how many rows were imported.
 
-    Call inside one writer transaction: either every row lands or none does. A barcode held by a
-    product outside this import raises :class:`BarcodeTaken` (the transaction then rolls back).
-    A re-imported product's barcodes are replaced by the ones in the import.
+    Call inside one writer transaction. ``rows`` may be a generator that validates as it goes and
+    appends (line, reason) to ``problems`` for rows it drops. After staging, duplicate SKUs or
+    barcodes within the import and barcodes held by products outside it are added to the problems;
+    if there are any, :class:`CatalogRefused` is raised (the transaction then rolls back, so
+    nothing is imported). A re-imported product's barcodes are replaced by the ones in the import.
     """
+    problems = problems if problems is not None else []
     conn = db.conn
     conn.execute("DROP TABLE IF EXISTS temp.import_products")
     conn.execute("DROP TABLE IF EXISTS temp.import_barcodes")
     conn.execute(
-        "CREATE TEMP TABLE import_products (line INTEGER, sku TEXT PRIMARY KEY, name TEXT,"
+        "CREATE TEMP TABLE import_products (line INTEGER, sku TEXT, name TEXT,"
         " price INTEGER, tax_rate TEXT, unit TEXT)"
     )
-    conn.execute("CREATE TEMP TABLE import_barcodes (line INTEGER, code TEXT PRIMARY KEY, sku TEXT)")
+    conn.execute("CREATE TEMP TABLE import_barcodes (line INTEGER, code TEXT, sku TEXT)")
     count = 0
     batch: list[ProductRow] = []
 
@@ -108,14 +115,28 @@ def import_products(db: sqlite_utils.Database, rows: Iterable[ProductRow], now: 
         if len(batch) >= 10_000:
             flush()
     flush()
-    conflicts = conn.execute(
+    conn.execute("CREATE INDEX temp.import_products_sku ON import_products(sku, line)")
+    conn.execute("CREATE INDEX temp.import_barcodes_code ON import_barcodes(code, line)")
+    for line, sku, first in conn.execute(
+        "SELECT i.line, i.sku, (SELECT min(line) FROM temp.import_products f WHERE f.sku = i.sku)"
+        " FROM temp.import_products i WHERE i.line > (SELECT min(line) FROM temp.import_products f"
+        " WHERE f.sku = i.sku) LIMIT 1000"
+    ):
+        problems.append((int(line), f"SKU {sku} is already on line {first}"))
+    for line, code, first in conn.execute(
+        "SELECT i.line, i.code, (SELECT min(line) FROM temp.import_barcodes f WHERE f.code = i.code)"
+        " FROM temp.import_barcodes i WHERE i.line > (SELECT min(line) FROM temp.import_barcodes f"
+        " WHERE f.code = i.code) LIMIT 1000"
+    ):
+        problems.append((int(line), f"barcode {code} is already on line {first}"))
+    for line, code, sku in conn.execute(
         "SELECT i.line, i.code, p.sku FROM temp.import_barcodes i"
         " JOIN barcodes b ON b.code = i.code JOIN products p ON p.id = b.product_id"
-        " WHERE p.sku != i.sku AND p.sku NOT IN (SELECT sku FROM temp.import_products)"
-        " ORDER BY i.line LIMIT 50"
-    ).fetchall()
-    if conflicts:
-        raise BarcodeTaken([(int(a), str(b), str(c)) for a, b, c in conflicts])
+        " WHERE p.sku NOT IN (SELECT sku FROM temp.import_products) LIMIT 1000"
+    ):
+        problems.append((int(line), f"barcode {code} already belongs to product {sku}"))
+    if problems:
+        raise CatalogRefused(problems)
     conn.execute(
         "INSERT INTO products (sku, name, price, tax_rate, unit, active, updated_at)"
         " SELECT sku, name, price, tax_rate, unit, 1, ? FROM temp.import_products WHERE true"

@@ -241,6 +241,7 @@ CREATE TABLE sale_lines (
     total INTEGER NOT NULL,
     tax_rate TEXT NOT NULL,
     barcode TEXT,
+    original_line_no INTEGER,
     PRIMARY KEY (sale_id, line_no)
 ) WITHOUT ROWID;
 CREATE TABLE sale_tenders (

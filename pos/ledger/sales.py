@@ -57,9 +57,18 @@ def next_receipt_seq(db: sqlite_utils.Database) -> int:
 
 
 def record_sale(
-    db: sqlite_utils.Database, payload: dict[str, Any], *, kind: str, receipt_seq: int, journal_seq: int
+    db: sqlite_utils.Database,
+    payload: dict[str, Any],
+    *,
+    kind: str,
+    receipt_seq: int,
+    journal_seq: int,
+    original_line_nos: list[int] | None = None,
 ) -> None:
-    """Write the sale row, its lines and tenders from a :class:`sync.protocol.SalePayload` dict."""
+    """Write the sale row, its lines and tenders from a :class:`sync.protocol.SalePayload` dict.
+
+    For a return, ``original_line_nos[i]`` is the line of the original sale that line ``i`` returns.
+    """
     db.execute(
         "INSERT INTO sales (id, receipt_seq, receipt_no, kind, shift_id, cashier_id, approved_by, member_id,"
         " currency, tax_mode, total, sale_discount, rounding, change, claim_code, original_sale_id,"
@@ -87,7 +96,7 @@ def record_sale(
     )
     db.conn.executemany(
         "INSERT INTO sale_lines (sale_id, line_no, sku, name, unit, quantity_milli, unit_price, discount,"
-        " total, tax_rate, barcode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " total, tax_rate, barcode, original_line_no) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 payload["sale_id"],
@@ -101,8 +110,9 @@ def record_sale(
                 line["total"],
                 line["tax_rate"],
                 line.get("barcode"),
+                original_line_nos[i] if original_line_nos else None,
             )
-            for line in payload["lines"]
+            for i, line in enumerate(payload["lines"])
         ],
     )
     db.conn.executemany(
@@ -157,14 +167,14 @@ def payload_of(db: sqlite_utils.Database, sale_id: str) -> dict[str, Any] | None
     return value
 
 
-def returned_quantities(db: sqlite_utils.Database, original_sale_id: str) -> dict[str, int]:
-    """SKU -> thousandths already returned against ``original_sale_id`` (positive numbers)."""
+def returned_quantities(db: sqlite_utils.Database, original_sale_id: str) -> dict[int, int]:
+    """Original line number -> thousandths already returned against ``original_sale_id`` (positive)."""
     rows = db.execute(
-        "SELECT l.sku, -sum(l.quantity_milli) FROM sales s JOIN sale_lines l ON l.sale_id = s.id"
-        " WHERE s.original_sale_id = ? AND s.kind = 'return' GROUP BY l.sku",
+        "SELECT l.original_line_no, -sum(l.quantity_milli) FROM sales s JOIN sale_lines l ON l.sale_id = s.id"
+        " WHERE s.original_sale_id = ? AND s.kind = 'return' GROUP BY l.original_line_no",
         (original_sale_id,),
     ).fetchall()
-    return {str(sku): int(q) for sku, q in rows}
+    return {int(n): int(q) for n, q in rows if n is not None}
 
 
 # --- the sale-in-progress marker -------------------------------------------------------------
