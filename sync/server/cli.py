@@ -1,7 +1,355 @@
-"""The `pos-central` command line. Filled in by the central API."""
+"""The ``pos-central`` command line: run the server and look after stores, staff, catalog and terminals.
+
+Every command takes ``--database URL`` (or the ``POS_CENTRAL_DATABASE`` environment variable):
+a SQLite file path or ``sqlite:///`` URL, or a ``postgresql://`` URL. Without it, a SQLite file in
+the user data directory is used. Bad input exits with status 1 and a message saying what was
+wrong; nothing is changed then.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
+import click
+
+from sync.server.db import Database, utcnow
+from sync.server.settings import ServerSettings, default_database_url
+from sync.server.stores import InputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def database_option(func: F) -> F:
+    return click.option(
+        "--database",
+        "database",
+        envvar="POS_CENTRAL_DATABASE",
+        default=None,
+        metavar="URL",
+        help="SQLite file or URL, or postgresql://user@host/db (default: a SQLite file in the user "
+        "data directory; env POS_CENTRAL_DATABASE).",
+    )(func)
+
+
+def _open(database: str | None) -> Database:
+    db = Database.from_url(database or default_database_url(), pool_size=2)
+    db.migrate()
+    return db
+
+
+def reports_input_errors(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except InputError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="storelink-pos", prog_name="pos-central")
 def main() -> None:
-    raise SystemExit("pos-central: not built yet")
+    """pos-central: the head-office server of Storelink POS."""
+
+
+@main.command()
+@database_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on."
+)
+@click.option(
+    "--public-url",
+    default=None,
+    metavar="URL",
+    help="The address shoppers' phones and terminals reach this server at, printed in receipt QR "
+    "codes (default: http://HOST:PORT).",
+)
+@click.option(
+    "--pool-size",
+    "pool_size",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 200),
+    help="Database connections kept open.",
+)
+def serve(database: str | None, host: str, port: int, public_url: str | None, pool_size: int) -> None:
+    """Run the server: terminal API, shopper pages and head-office pages."""
+    import uvicorn
+
+    from sync.server.app import create_app
+
+    settings = ServerSettings(
+        database_url=database or default_database_url(),
+        public_url=(public_url or f"http://{host}:{port}").rstrip("/"),
+        host=host,
+        port=port,
+        pool_size=pool_size,
+        secure_cookies=(public_url or "").startswith("https://"),
+    )
+    app = create_app(settings)
+    click.echo(f"pos-central on http://{host}:{port} (public URL {settings.public_url})", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)
+
+
+@main.command()
+@database_option
+def migrate(database: str | None) -> None:
+    """Create or upgrade the database schema to this version (serve does it too)."""
+    db = _open(database)
+    click.echo(f"database at revision {db.revision()}")
+
+
+# --- stores ---------------------------------------------------------------------------------------------
+
+
+@main.group()
+def store() -> None:
+    """Stores of the chain."""
+
+
+@store.command("add")
+@database_option
+@click.option("--code", required=True, help="Short store code, e.g. S01 (letters, digits, - and _).")
+@click.option("--name", required=True, help="The store's name as shoppers know it.")
+@click.option("--currency", required=True, help="ISO 4217 currency code, e.g. EUR.")
+@click.option("--locale", required=True, help="Language and region for receipts, e.g. de_DE.")
+@click.option(
+    "--tax-mode",
+    required=True,
+    type=click.Choice(["inclusive", "exclusive"]),
+    help="Whether shelf prices include tax (inclusive) or have it added (exclusive).",
+)
+@click.option(
+    "--discount-limit",
+    default=10,
+    show_default=True,
+    type=int,
+    help="Largest discount in percent a cashier may give without a manager.",
+)
+@click.option(
+    "--timezone", default="UTC", show_default=True, help="The store's time zone, e.g. Europe/Berlin."
+)
+@reports_input_errors
+def store_add(
+    database: str | None,
+    code: str,
+    name: str,
+    currency: str,
+    locale: str,
+    tax_mode: str,
+    discount_limit: int,
+    timezone: str,
+) -> None:
+    """Add a store."""
+    from sync.server.stores import add_store
+
+    with _open(database).begin() as conn:
+        add_store(
+            conn,
+            code=code,
+            name=name,
+            currency=currency,
+            locale=locale,
+            tax_mode=tax_mode,
+            now=utcnow(),
+            discount_limit_percent=discount_limit,
+            timezone=timezone,
+        )
+    click.echo(f"store {code} added")
+
+
+@main.command("enroll-code")
+@database_option
+@click.option("--store", "store_code", required=True, help="Code of the store the terminal will belong to.")
+@reports_input_errors
+def enroll_code(database: str | None, store_code: str) -> None:
+    """Print a single-use enrollment code for a new terminal (valid 24 hours)."""
+    from sync.server.stores import create_enrollment_code
+
+    with _open(database).begin() as conn:
+        code, expires_at = create_enrollment_code(conn, store_code=store_code, now=utcnow())
+    click.echo(code)
+    click.echo(f"valid once, until {expires_at:%Y-%m-%d %H:%M} UTC", err=True)
+
+
+# --- staff and admins -------------------------------------------------------------------------------------
+
+
+@main.group()
+def staff() -> None:
+    """Cashiers and managers."""
+
+
+@staff.command("add")
+@database_option
+@click.option("--store", "store_code", required=True, help="Code of the store they work at.")
+@click.option("--name", required=True, help="Their name, as shown at the terminal.")
+@click.option("--role", required=True, type=click.Choice(["cashier", "manager"]), help="What they may do.")
+@click.option(
+    "--pin",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="4 to 8 digits, unique within the store (asked for when not given).",
+)
+@reports_input_errors
+def staff_add(database: str | None, store_code: str, name: str, role: str, pin: str) -> None:
+    """Add a cashier or manager; their PIN goes to the store's terminals only as an Argon2id hash."""
+    from sync.server.keys import server_secret
+    from sync.server.stores import add_staff
+
+    with _open(database).begin() as conn:
+        staff_id = add_staff(
+            conn,
+            secret=server_secret(conn),
+            store_code=store_code,
+            name=name,
+            role=role,
+            pin=pin,
+            now=utcnow(),
+        )
+    click.echo(f"{role} {name} added to store {store_code} (staff id {staff_id})")
+
+
+@main.group()
+def admin() -> None:
+    """Head-office users of the /hq pages."""
+
+
+@admin.command("add")
+@database_option
+@click.option("--email", required=True, help="Their e-mail address, used to sign in.")
+@click.option("--name", "display_name", default="", help="Their name, shown on the pages.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 10 characters (asked for when not given).",
+)
+@reports_input_errors
+def admin_add(database: str | None, email: str, display_name: str, password: str) -> None:
+    """Add a head-office user who can sign in to /hq."""
+    from sync.server.stores import add_admin
+
+    with _open(database).begin() as conn:
+        add_admin(conn, email=email, password=password, display_name=display_name, now=utcnow())
+    click.echo(f"admin {email.strip().lower()} added")
+
+
+# --- catalog and stock ---------------------------------------------------------------------------------
+
+
+@main.group()
+def catalog() -> None:
+    """Products and prices of the whole chain."""
+
+
+@catalog.command("import")
+@database_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--currency", default=None, help="Currency of the prices (default: the one all stores use).")
+@reports_input_errors
+def catalog_import(database: str | None, file: Path, currency: str | None) -> None:
+    """Add or update products from FILE.csv (sku,name,price,tax_rate,barcodes,unit).
+
+    A file with any bad row is refused whole, listing every bad row's line number and reason.
+    """
+    from sync.server.catalog import import_catalog
+
+    text = _read_text(file)
+    with _open(database).begin() as conn:
+        result = import_catalog(conn, text, now=utcnow(), currency=currency)
+    click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged")
+
+
+@main.group()
+def stock() -> None:
+    """On-hand figures per store."""
+
+
+@stock.command("import")
+@database_option
+@click.option("--store", "store_code", required=True, help="Code of the store counted.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@reports_input_errors
+def stock_import(database: str | None, store_code: str, file: Path) -> None:
+    """Set a store's on-hand figures from FILE.csv (sku,on_hand), e.g. after a stock count."""
+    from sync.server.catalog import import_stock
+
+    text = _read_text(file)
+    with _open(database).begin() as conn:
+        result = import_stock(conn, text, store_code=store_code, now=utcnow())
+    click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged")
+
+
+def _read_text(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{file}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV") from None
+
+
+# --- terminals and the feed ---------------------------------------------------------------------------
+
+
+@main.group()
+def terminal() -> None:
+    """Enrolled terminals."""
+
+
+@terminal.command("revoke")
+@database_option
+@click.argument("terminal_ref", metavar="TERMINAL")
+@reports_input_errors
+def terminal_revoke(database: str | None, terminal_ref: str) -> None:
+    """Revoke TERMINAL (its code, e.g. S01-T2, or id): its token gets 401 from now on."""
+    from sync.server.stores import revoke_terminal
+
+    with _open(database).begin() as conn:
+        row = revoke_terminal(conn, terminal=terminal_ref, now=utcnow())
+    click.echo(f"terminal {row.code} revoked")
+
+
+@terminal.command("list")
+@database_option
+def terminal_list(database: str | None) -> None:
+    """List terminals: code, store, last seen, queued events, highest sequence, revoked or not."""
+    from sqlalchemy import select
+
+    from sync.server import schema
+
+    t, s = schema.terminals, schema.stores
+    with _open(database).begin() as conn:
+        rows = conn.execute(
+            select(t, s.c.code.label("store_code")).join(s, s.c.id == t.c.store_id).order_by(t.c.id)
+        ).all()
+    for row in rows:
+        seen = f"{row.last_seen_at:%Y-%m-%d %H:%M:%S}" if row.last_seen_at else "never"
+        state = "revoked" if row.revoked_at else "active"
+        click.echo(
+            f"{row.code}\tstore {row.store_code}\tlast seen {seen}\tqueued {row.last_queued}\t"
+            f"seq {row.last_high_seq}\t{state}"
+        )
+
+
+@main.group()
+def changes() -> None:
+    """The change feed terminals pull."""
+
+
+@changes.command("compact")
+@database_option
+def changes_compact(database: str | None) -> None:
+    """Drop superseded changes; terminals further behind get a full snapshot."""
+    from sync.server.changes import compact_changes
+
+    with _open(database).begin() as conn:
+        floor, dropped = compact_changes(conn)
+    click.echo(f"{dropped} changes dropped; terminals behind change {floor} get a snapshot")
