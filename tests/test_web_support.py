@@ -1,14 +1,13 @@
 """Helpers for the shopper and head-office page tests (no tests here).
 
-A :class:`World` is a real pos-central app on a real SQLite file (or PostgreSQL): a store, an
-admin, and :class:`Till` terminals enrolled through the real ``/v1/enroll`` that push real,
-hash-chained journal entries through ``/v1/push``, each sale carrying a claim code made with the
+A real pos-central app on a real SQLite file: a store, an admin, and :class:`Till` terminals
+enrolled with a real enrollment code that push real, hash-chained journal entries through the
+server's own ingest (the code behind ``/v1/push``), each sale carrying a claim code made with the
 terminal's claim key, exactly as a terminal prints it.
 """
 
 from __future__ import annotations
 
-import base64
 import re
 import socket
 import threading
@@ -21,15 +20,25 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI
 
 from sync.codes import ClaimCode, claim_url, make_claim_code
-from sync.protocol import GENESIS_HASH, PROTOCOL_VERSION, EventType, JournalEntry, chain_hash, entry_body
+from sync.protocol import (
+    GENESIS_HASH,
+    PROTOCOL_VERSION,
+    EventType,
+    JournalEntry,
+    PushRequest,
+    PushResponse,
+    chain_hash,
+    entry_body,
+)
 from sync.server import stores
 from sync.server.app import create_app
 from sync.server.db import Database
+from sync.server.push import ingest
 from sync.server.settings import ServerSettings
 
 ADMIN_EMAIL = "hq@storelink.example"
@@ -83,31 +92,25 @@ def uuid7_text() -> str:
 
 @dataclass
 class Till:
-    """A terminal enrolled through the real API, pushing real journal entries."""
+    """An enrolled terminal pushing real journal entries."""
 
-    client: httpx.Client
+    app: FastAPI
     terminal_id: int
     token: str
     claim_key: bytes
-    server_public_key: bytes
     seq: int = 0
     head: str = GENESIS_HASH
     receipts: int = 0
     pushed: list[JournalEntry] = field(default_factory=list)
 
     @classmethod
-    def enroll(cls, client: httpx.Client, code: str) -> Till:
-        answer = client.post(
-            "/v1/enroll", json={"code": code, "terminal_name": "Till 1", "protocol_version": PROTOCOL_VERSION}
-        )
-        assert answer.status_code == 200, answer.text
-        body = answer.json()
+    def enroll(cls, app: FastAPI, store_code: str = "S01") -> Till:
+        """Enroll a terminal at ``store_code`` with a fresh enrollment code."""
+        code = enrollment_code(app, store_code)
+        with db_of(app).begin() as conn:
+            terminal = stores.enroll_terminal(conn, code=code, terminal_name="Till", now=datetime.now(UTC))
         return cls(
-            client=client,
-            terminal_id=body["terminal_id"],
-            token=body["token"],
-            claim_key=base64.b64decode(body["claim_key"]),
-            server_public_key=base64.b64decode(body["server_public_key"]),
+            app=app, terminal_id=terminal.terminal_id, token=terminal.token, claim_key=terminal.claim_key
         )
 
     def claim_code(self, today: date | None = None, ttl_days: int = 30) -> ClaimCode:
@@ -117,6 +120,11 @@ class Till:
             today=today or datetime.now(UTC).date(),
             ttl_days=ttl_days,
         )
+
+    def public_key(self) -> Ed25519PublicKey:
+        """The server's member-code key, as a terminal gets it at enrollment."""
+        key: Ed25519PublicKey = self.app.state.signing_key.public_key()
+        return key
 
     def sale_entry(
         self,
@@ -173,22 +181,19 @@ class Till:
         self.head = digest
         return entry
 
-    def push(self, entries: list[JournalEntry], queued: int = 0) -> dict[str, Any]:
-        answer = self.client.post(
-            "/v1/push",
-            json={
-                "protocol_version": PROTOCOL_VERSION,
-                "entries": [e.model_dump() for e in entries],
-                "queued": queued,
-                "client_time": datetime.now(UTC).isoformat(),
-            },
-            headers={"Authorization": f"Bearer {self.token}"},
+    def push(self, entries: list[JournalEntry], queued: int = 0, *, expect: str = "accepted") -> PushResponse:
+        """Push ``entries`` as one batch; every entry must come back with status ``expect``."""
+        request = PushRequest(
+            protocol_version=PROTOCOL_VERSION,
+            entries=entries,
+            queued=queued,
+            client_time=datetime.now(UTC).isoformat(),
         )
-        assert answer.status_code == 200, answer.text
+        with db_of(self.app).begin() as conn:
+            answer = ingest(conn, terminal_id=self.terminal_id, request=request, now=datetime.now(UTC))
         self.pushed.extend(entries)
-        body: dict[str, Any] = answer.json()
-        assert all(r["status"] == "accepted" for r in body["results"]), body
-        return body
+        assert all(r.status == expect for r in answer.results), answer
+        return answer
 
     def sell(self, lines: list[tuple[str, str, int, int]], **kwargs: Any) -> tuple[ClaimCode, JournalEntry]:
         """Sell ``lines`` with a fresh claim code and push the sale at once."""

@@ -127,6 +127,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "added from receipt": ("vom Beleg hinzugefügt", "通过收据添加"),
     "member code scanned": ("Mitgliedscode gescannt", "已扫描会员码"),
     "points": ("Punkte", "积分"),
+    "Items": ("Artikel", "商品"),
     "Page not found": ("Seite nicht gefunden", "页面未找到"),
     "Sign in to see your account.": (
         "Melden Sie sich an, um Ihr Konto zu sehen.",

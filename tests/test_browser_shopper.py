@@ -1,0 +1,159 @@
+"""The shopper's pages in headless Chromium against a real pos-central on a real port.
+
+A phone-sized browser opens the receipt QR's URL (upper case, as printed), creates an account,
+adds the purchase, sees it with its points in /account, watches the member code change without a
+reload (decoded from a screenshot with zxing-cpp), is refused a second claim of the same code, and
+sees a claim made before its sale reached head office turn into a purchase after the push.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from test_web_support import (
+    Till,
+    add_store,
+    new_app,
+    running_server,
+    url_path_of_claim,
+)
+
+from sync.codes import verify_member_code
+from sync.server.push import points_for
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium"),
+]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+PHONE = {"width": 390, "height": 844}
+DOCS_IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def decode_qr(png: Path) -> str:
+    import zxingcpp
+
+    results = zxingcpp.read_barcodes(Image.open(png))
+    assert results, f"no QR code found in {png}"
+    return str(results[0].text)
+
+
+def test_shopper_claims_on_a_phone_and_sees_points_and_a_changing_member_code(
+    browser: object, tmp_path: Path
+) -> None:
+    app = new_app(tmp_path)
+    add_store(app, name="Berlin Mitte")
+    lines = [("4006381333931", "Green tea 100 g", 2, 450), ("4006381333948", "Tea mug", 1, 1299)]
+    total = 2 * 450 + 1299
+    with running_server(app) as base:
+        till = Till.enroll(app)
+        code, _entry = till.sell(lines)
+        claim_path = url_path_of_claim(code)
+        assert claim_path.startswith("/C/") and claim_path == claim_path.upper()
+
+        context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)  # type: ignore[attr-defined]
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+
+        # The receipt QR opens the claim page: the purchase, its points, and the account forms.
+        response = page.goto(base + claim_path)
+        assert response is not None and response.status == 200
+        assert page.inner_text("#purchase-store") == "Berlin Mitte"
+        assert "Green tea 100 g" in page.inner_text("#purchase")
+        assert "21.99" in page.inner_text("#purchase-total")
+        earns = points_for(total, "EUR")
+        assert str(earns) in page.inner_text("#purchase-points")
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(tmp_path / "claim.png"), full_page=True)
+
+        # Create an account right there; the purchase joins it.
+        page.fill("#signup-email", "mia@example.org")
+        page.fill("#signup-password", "a long enough password")
+        page.click("#signup-submit")
+        page.wait_for_url("**/account?added=ready")
+        assert "Added to your account" in page.inner_text("#added-note")
+        assert page.inner_text("#points-balance") == str(earns)
+        purchases = page.inner_text("#purchases")
+        assert "Berlin Mitte" in purchases and f"+{earns}" in purchases and "added from receipt" in purchases
+        page.screenshot(path=str(tmp_path / "account.png"), full_page=True)
+
+        # The member code changes on the page without a reload, and each one is genuine.
+        page.goto(base + "/account?refresh=1")
+        box = page.locator("#member-code")
+        first = box.get_attribute("data-code")
+        assert first
+        page.evaluate("window.__same_page = true")
+        page.wait_for_function(
+            "first => document.getElementById('member-code').getAttribute('data-code') !== first", arg=first
+        )
+        assert page.evaluate("window.__same_page") is True  # no reload happened
+        second = box.get_attribute("data-code")
+        assert second and second != first
+        public_key = till.public_key()
+        now = datetime.now(UTC)
+        member = verify_member_code(second, public_key=public_key, now=now)
+        assert verify_member_code(first, public_key=public_key, now=now).member_id == member.member_id
+        # What the cashier's scanner reads off the screen is the code the page says it shows.
+        page.evaluate("document.getElementById('member-code').setAttribute('data-refresh-seconds', '600')")
+        shown = page.inner_text("#member-code-text")
+        page.locator("#member-qr svg").screenshot(path=str(tmp_path / "member-qr.png"))
+        scanned = decode_qr(tmp_path / "member-qr.png")
+        assert scanned in (shown, box.get_attribute("data-code"))
+        assert (
+            verify_member_code(scanned, public_key=public_key, now=datetime.now(UTC)).member_id
+            == member.member_id
+        )
+
+        # Another shopper on another phone opening the same receipt is refused.
+        other = browser.new_context(viewport=PHONE, is_mobile=True)  # type: ignore[attr-defined]
+        other_page = other.new_page()
+        response = other_page.goto(base + claim_path.lower())
+        assert response is not None and response.status == 409
+        assert "already been added" in other_page.inner_text("#refused-heading")
+        assert other_page.locator("#signup-submit").count() == 0
+        other.close()
+
+        # A receipt whose sale has not reached head office yet: accepted as pending.
+        pending_code = till.claim_code()
+        response = page.goto(base + url_path_of_claim(pending_code))
+        assert response is not None and response.status == 200
+        assert "appear when the store syncs" in page.inner_text("#pending-note")
+        page.click("#claim-submit")
+        page.wait_for_url("**/account?added=pending")
+        assert "Waiting for the store to sync" in page.inner_text("#purchases")
+        assert page.inner_text("#points-balance") == str(earns)
+
+        # The store syncs: the pending claim becomes a purchase with its points.
+        till.push([till.sale_entry([("4006381333955", "Teapot", 1, 3450)], claim=pending_code)])
+        page.goto(base + "/account")
+        assert page.inner_text("#points-balance") == str(earns + points_for(3450, "EUR"))
+        purchases = page.inner_text("#purchases")
+        assert "Waiting for the store to sync" not in purchases
+        assert purchases.count("added from receipt") == 2
+        context.close()
+
+    # Screenshots for the docs, kept only from a run that passed every check above.
+    shutil.copyfile(tmp_path / "claim.png", DOCS_IMAGES / "claim-page.png")
+    shutil.copyfile(tmp_path / "account.png", DOCS_IMAGES / "account-page.png")
