@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import uuid_utils
 
 from sync.engine import SyncStatus
 from sync.protocol import (
@@ -26,15 +26,15 @@ from sync.protocol import (
 T0 = datetime(2026, 11, 20, 8, 0, 0, tzinfo=UTC)
 
 
-def uuid7_like(n: int) -> str:
-    """A valid UUID text, unique per ``n`` (version 7 layout, deterministic for tests)."""
-    return str(uuid.UUID(int=(0x0193F3A2 << 96) | (0x7 << 76) | (0x8 << 60) | n))
+def new_id() -> str:
+    """A fresh UUIDv7 text (event ids are unique across the whole chain)."""
+    return str(uuid_utils.uuid7())
 
 
 def sale_payload(n: int, *, total: int = 1299, tender: str = "cash", currency: str = "EUR") -> dict[str, Any]:
     """A valid sale.completed payload (sync.protocol.SalePayload) for test sale number ``n``."""
     return {
-        "sale_id": uuid7_like(10_000_000 + n),
+        "sale_id": new_id(),
         "receipt_no": f"T1-{n:06d}",
         "currency": currency,
         "tax_mode": "inclusive",
@@ -66,14 +66,15 @@ def make_journal(
     t0: datetime = T0,
     step: timedelta = timedelta(seconds=26),
     payload: Any = None,
+    type: str = EventType.SALE_COMPLETED.value,
 ) -> list[JournalEntry]:
-    """``count`` chained sale entries from sequence ``start``, ``step`` apart from ``t0``."""
+    """``count`` chained entries (sales unless ``type``/``payload`` say otherwise) from sequence ``start``, ``step`` apart from ``t0``."""
     entries: list[JournalEntry] = []
     for seq in range(start, start + count):
         body = entry_body(
             seq=seq,
-            event_id=uuid7_like(seq),
-            type=EventType.SALE_COMPLETED.value,
+            event_id=new_id(),
+            type=type,
             schema_version=1,
             occurred_at=(t0 + step * (seq - 1)).isoformat().replace("+00:00", "Z"),
             payload=payload(seq) if payload else sale_payload(seq),
@@ -212,3 +213,11 @@ class StandInCentral:
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+
+def extend_journal(store: MemoryStore, count: int, **kwargs: Any) -> list[JournalEntry]:
+    """Append ``count`` more entries to ``store``'s journal, chained onto its head."""
+    prev = store.journal[-1].hash if store.journal else GENESIS_HASH
+    entries = make_journal(count, start=len(store.journal) + 1, prev_hash=prev, **kwargs)
+    store.append(entries)
+    return entries

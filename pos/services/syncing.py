@@ -1,0 +1,470 @@
+"""The terminal's side of sync: the engine's :class:`~sync.engine.SyncStore` on the ledger, and
+the stock figure the till shows.
+
+Every write goes through the ledger's one writer (:meth:`Ledger.transact`), one transaction each:
+
+* a push answer sets the acknowledged sequence to the server's ``high_seq`` (the ledger refuses
+  to move it back, and refuses a sequence the journal does not hold) and keeps what the server
+  flagged, so the cashier and IT can see it;
+* a change-feed page is staged and applied together with its cursor. Changes of an update stay in
+  ``feed_staging`` -- not visible to the till -- until the change marked ``last_in_update`` has
+  arrived; then the whole update is applied at once. A snapshot (the server's answer to a cursor it
+  no longer knows) is staged whole, across pages, and replaces the catalog, staff and stock only
+  when its last page has arrived, so a half-received snapshot never shows a price.
+
+If the process dies between pages, the cursor and the staged rows it covers are either both
+written or both not, so the next round resumes exactly where the last committed page ended.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlite_utils
+
+from pos.config import update_config
+from pos.ledger import catalog, journal, staff, state
+from pos.ledger.db import Ledger
+from pos.services.terminal import Terminal
+from sync.client import CentralClient, Rejected, SyncFailure
+from sync.engine import FileLock, PullProgress, RoundReport, SyncEngine, SyncLoop, SyncStatus
+from sync.protocol import Change, ChangeKind, ChangesPage, Enrollment, EntryResult, JournalEntry, StoreInfo
+
+#: Settings keys this module owns (the settings table is the ledger's key/value store).
+STATUS_KEY = "sync.status"
+FLAGGED_KEY = "sync.flagged"
+TAX_RATES_KEY = "tax_rates"
+#: Most flagged verdicts kept for display; older ones are on the server's fleet page.
+FLAGGED_KEPT = 200
+#: feed_staging update_id under which finished updates of a snapshot in progress wait.
+SNAPSHOT = "__snapshot__"
+#: The lock file next to the ledger that makes sync rounds exclusive across processes.
+LOCK_FILE = "sync.lock"
+
+_STORE_SETTING_KEYS = {
+    "code": "store_code",
+    "name": "store_name",
+    "currency": "currency",
+    "locale": "locale",
+    "tax_mode": "tax_mode",
+    "discount_limit_percent": "discount_limit_percent",
+    "timezone": "timezone",
+}
+
+
+def _stamp(now: datetime | None = None) -> str:
+    return journal.utc_stamp(now or datetime.now(UTC))
+
+
+def sync_lock(data_dir: Path) -> FileLock:
+    """The lock every sync round on this terminal holds (the app's loop and ``pos sync`` alike)."""
+    return FileLock(Path(data_dir) / LOCK_FILE)
+
+
+class LedgerSyncStore:
+    """:class:`sync.engine.SyncStore` on an open :class:`Ledger`."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    # --- push side ------------------------------------------------------------------------------
+
+    def acknowledged_seq(self) -> int:
+        return state.sync_state(self.ledger.read()).acked_seq
+
+    def pending_entries(self, after_seq: int, limit: int) -> list[JournalEntry]:
+        return [e.to_wire() for e in journal.entries_after(self.ledger.read(), after_seq, limit)]
+
+    def queued_count(self) -> int:
+        return state.queued_events(self.ledger.read())
+
+    def record_push(self, high_seq: int, flagged: list[EntryResult]) -> None:
+        def job(db: sqlite_utils.Database) -> None:
+            state.acknowledge(db, high_seq, _stamp())
+            if flagged:
+                kept = _setting(db, FLAGGED_KEY, [])
+                kept.extend(r.model_dump(mode="json") for r in flagged)
+                state.put_settings(db, {FLAGGED_KEY: kept[-FLAGGED_KEPT:]})
+
+        try:
+            self.ledger.transact(job)
+        except state.AckError as exc:
+            # The server holds entries this terminal does not: restored from an old backup?
+            # Pushing on would reuse sequence numbers, so stop and have IT look.
+            raise Rejected(f"{exc}; this terminal's journal is behind head office: call IT") from exc
+
+    def flagged(self) -> list[EntryResult]:
+        """What the server quarantined or flagged as conflicting, newest last."""
+        return [EntryResult.model_validate(r) for r in _setting(self.ledger.read(), FLAGGED_KEY, [])]
+
+    # --- pull side ------------------------------------------------------------------------------
+
+    def cursor(self) -> str | None:
+        return state.sync_state(self.ledger.read()).feed_cursor
+
+    def apply_changes_page(self, page: ChangesPage) -> None:
+        try:
+            self.ledger.transact(lambda db: apply_page(db, page, _stamp()))
+        except (KeyError, TypeError, ValueError) as exc:
+            # Rolled back whole, cursor included: the next round asks for the same page again.
+            raise Rejected(
+                f"head office sent a change this terminal cannot apply ({type(exc).__name__}: {exc})"
+            ) from exc
+
+    def snapshot_in_progress(self) -> bool:
+        return _snapshot_started(self.ledger.read())
+
+    # --- status ---------------------------------------------------------------------------------
+
+    def load_status(self) -> SyncStatus | None:
+        raw = _setting(self.ledger.read(), STATUS_KEY, None)
+        if not isinstance(raw, str):
+            return None
+        try:
+            return SyncStatus.from_json(raw)
+        except (ValueError, TypeError):
+            return None  # written by a build that no longer matches; the next round rewrites it
+
+    def save_status(self, status: SyncStatus) -> None:
+        self.ledger.transact(lambda db: state.put_settings(db, {STATUS_KEY: status.to_json()}))
+
+    def lock(self) -> AbstractContextManager[bool]:
+        return sync_lock(self.ledger.data_dir).hold(0)
+
+
+def _setting(db: sqlite_utils.Database, key: str, default: Any) -> Any:
+    row = db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    return json.loads(row[0]) if row else default
+
+
+# --- applying the change feed ------------------------------------------------------------------
+
+
+def _snapshot_started(db: sqlite_utils.Database) -> bool:
+    return (
+        db.execute("SELECT 1 FROM feed_staging WHERE update_id = ? AND seq = 0", (SNAPSHOT,)).fetchone()
+        is not None
+    )
+
+
+def apply_page(db: sqlite_utils.Database, page: ChangesPage, now: str) -> None:
+    """Stage and apply one page of the change feed and move the cursor (call inside one transaction)."""
+    if page.snapshot:
+        # A snapshot starts over: whatever was staged belongs to a feed position we have left.
+        db.execute("DELETE FROM feed_staging")
+        db.execute(
+            "INSERT INTO feed_staging (update_id, seq, kind, key, data) VALUES (?, 0, 'snapshot', '', NULL)",
+            (SNAPSHOT,),
+        )
+    in_snapshot = _snapshot_started(db)
+    for change in page.changes:
+        _stage(db, change)
+        if change.last_in_update:
+            if in_snapshot:
+                # Complete, but shown only with the whole snapshot.
+                db.execute(
+                    "UPDATE feed_staging SET update_id = ? WHERE update_id = ?", (SNAPSHOT, change.update_id)
+                )
+            else:
+                _apply(db, _take_staged(db, change.update_id), now)
+    if in_snapshot and not page.has_more:
+        _finish_snapshot(db, now)
+    state.set_feed_cursor(db, page.cursor, now)
+
+
+def _stage(db: sqlite_utils.Database, change: Change) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO feed_staging (update_id, seq, kind, key, data) VALUES (?, ?, ?, ?, ?)",
+        (
+            change.update_id,
+            change.seq,
+            change.kind.value,
+            change.key,
+            None if change.data is None else json.dumps(change.data, sort_keys=True),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _Staged:
+    seq: int
+    kind: str
+    key: str
+    data: dict[str, Any] | None
+
+
+def _take_staged(db: sqlite_utils.Database, update_id: str) -> list[_Staged]:
+    rows = db.execute(
+        "SELECT seq, kind, key, data FROM feed_staging WHERE update_id = ? AND seq > 0 ORDER BY seq",
+        (update_id,),
+    ).fetchall()
+    db.execute("DELETE FROM feed_staging WHERE update_id = ?", (update_id,))
+    return [
+        _Staged(int(r[0]), str(r[1]), str(r[2]), json.loads(r[3]) if r[3] is not None else None) for r in rows
+    ]
+
+
+def _finish_snapshot(db: sqlite_utils.Database, now: str) -> None:
+    staged = _take_staged(db, SNAPSHOT)
+    # The snapshot is the whole truth: what it does not mention is gone. Products and staff are
+    # kept but deactivated (old receipts and returns still name them); stock figures are dropped.
+    present: dict[str, set[str]] = {}
+    for row in staged:
+        if row.data is not None:
+            present.setdefault(row.kind, set()).add(row.key)
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS snapshot_keys (kind TEXT, key TEXT, PRIMARY KEY (kind, key))")
+    db.execute("DELETE FROM temp.snapshot_keys")
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO temp.snapshot_keys (kind, key) VALUES (?, ?)",
+        [(kind, key) for kind, keys in present.items() for key in keys],
+    )
+    db.execute(
+        "UPDATE products SET active = 0, updated_at = ? WHERE active AND sku NOT IN"
+        " (SELECT key FROM temp.snapshot_keys WHERE kind = 'product')",
+        (now,),
+    )
+    db.execute(
+        "UPDATE staff SET active = 0, updated_at = ? WHERE active AND id NOT IN"
+        " (SELECT key FROM temp.snapshot_keys WHERE kind = 'staff')",
+        (now,),
+    )
+    db.execute("DELETE FROM stock WHERE sku NOT IN (SELECT key FROM temp.snapshot_keys WHERE kind = 'stock')")
+    db.execute("DELETE FROM temp.snapshot_keys")
+    _apply(db, staged, now)
+
+
+def _apply(db: sqlite_utils.Database, rows: Iterable[_Staged], now: str) -> None:
+    tax_rates: dict[str, Any] | None = None
+    for row in rows:
+        kind = ChangeKind(row.kind)
+        data = row.data
+        if kind is ChangeKind.PRODUCT:
+            if data is None:
+                catalog.deactivate_product(db, row.key, now)
+                continue
+            catalog.upsert_product(
+                db,
+                sku=row.key,
+                name=str(data["name"]),
+                price=int(data["price"]),
+                tax_rate=str(data["tax_rate"]),
+                unit=str(data.get("unit", "piece")),
+                barcodes=[str(code) for code in data.get("barcodes", [])],
+                active=bool(data.get("active", True)),
+                now=now,
+            )
+        elif kind is ChangeKind.STAFF:
+            if data is None:
+                staff.deactivate(db, row.key, now)
+            else:
+                staff.upsert(
+                    db,
+                    id=row.key,
+                    name=str(data["name"]),
+                    role=str(data["role"]),
+                    pin_hash=str(data["pin_hash"]),
+                    active=bool(data.get("active", True)),
+                    now=now,
+                )
+        elif kind is ChangeKind.STOCK:
+            if data is None:
+                db.execute("DELETE FROM stock WHERE sku = ?", (row.key,))
+            else:
+                db.execute(
+                    "INSERT INTO stock (sku, on_hand_milli, updated_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT(sku) DO UPDATE SET on_hand_milli = excluded.on_hand_milli,"
+                    " updated_at = excluded.updated_at",
+                    (row.key, int(data["on_hand_milli"]), now),
+                )
+        elif kind is ChangeKind.STORE:
+            if data is not None:
+                info = StoreInfo.model_validate(data)
+                state.put_settings(
+                    db, {setting: getattr(info, field) for field, setting in _STORE_SETTING_KEYS.items()}
+                )
+        elif kind is ChangeKind.TAX_RATE:
+            if tax_rates is None:
+                tax_rates = dict(_setting(db, TAX_RATES_KEY, {}))
+            if data is None:
+                tax_rates.pop(row.key, None)
+            else:
+                tax_rates[row.key] = data.get("rate", row.key)
+    if tax_rates is not None:
+        state.put_settings(db, {TAX_RATES_KEY: tax_rates})
+
+
+# --- what the till shows -------------------------------------------------------------------------
+
+
+def unsynced_sold_milli(db: sqlite_utils.Database, sku: str) -> int:
+    """Quantity of ``sku`` (thousandths) this terminal sold (net of returns) that the server has not
+    acknowledged yet. Training sales move no stock."""
+    row = db.execute(
+        "SELECT coalesce(sum(l.quantity_milli), 0) FROM sale_lines l JOIN sales s ON s.id = l.sale_id"
+        " WHERE l.sku = ? AND s.kind != 'training'"
+        " AND s.journal_seq > (SELECT acked_seq FROM sync_state WHERE id = 1)",
+        (sku,),
+    ).fetchone()
+    return int(row[0])
+
+
+def shown_on_hand_milli(db: sqlite_utils.Database, sku: str) -> int | None:
+    """Stock the till shows for ``sku``: the server's last on-hand figure minus this terminal's
+    unsynced sales; None when the server never sent a figure for it."""
+    row = db.execute("SELECT on_hand_milli FROM stock WHERE sku = ?", (sku,)).fetchone()
+    if row is None:
+        return None
+    return int(row[0]) - unsynced_sold_milli(db, sku)
+
+
+# --- enrollment and running sync for an open terminal --------------------------------------------
+
+#: Secret names in the terminal's SecretStore.
+TOKEN_SECRET = "token"
+CLAIM_KEY_SECRET = "claim_key"
+
+
+class EnrollmentError(ValueError):
+    """Enrollment was refused or could not be done; str() says why, in words for IT."""
+
+
+def enroll(
+    terminal: Terminal,
+    server_url: str,
+    code: str,
+    *,
+    terminal_name: str = "",
+    http: httpx.Client | None = None,
+) -> Enrollment:
+    """Exchange ``code`` at ``server_url`` for this terminal's identity and secrets, and keep them:
+    the token and claim key in the OS keyring (or the 0600 secrets file), the rest in
+    ``terminal.json``, the store's settings in the ledger.
+
+    Refuses (and changes nothing) when the terminal is already enrolled and has journal entries:
+    a new terminal id would make the server refuse the old sequence numbers.
+    """
+    server_url = server_url.strip().rstrip("/")
+    if not server_url.startswith(("http://", "https://")):
+        raise EnrollmentError(f"the server URL must start with http:// or https://, got {server_url!r}")
+    code = code.strip()
+    if not code:
+        raise EnrollmentError("give the enrollment code IT created with `pos-central enroll-code`")
+    if terminal.config.enrolled and journal.count(terminal.ledger.read()) > 0:
+        raise EnrollmentError(
+            f"this terminal is already enrolled as {terminal.config.terminal_code} of store "
+            f"{terminal.config.store_code} and has sold with that identity; use a fresh data directory"
+        )
+    owns_http = http is None
+    client = CentralClient(server_url, http or httpx.Client(), None)
+    try:
+        enrollment = client.enroll(code, terminal_name or socket.gethostname())
+    except Rejected as exc:
+        detail = exc.body.detail if exc.body else exc.detail
+        raise EnrollmentError(f"the server refused the enrollment code: {detail}") from exc
+    except SyncFailure as exc:
+        raise EnrollmentError(f"could not enroll: {exc.detail}") from exc
+    finally:
+        if owns_http:
+            client.http.close()
+    terminal.secrets.set(TOKEN_SECRET, enrollment.token)
+    terminal.secrets.set(CLAIM_KEY_SECRET, enrollment.claim_key)
+    terminal.config = update_config(
+        terminal.data_dir,
+        terminal_id=enrollment.terminal_id,
+        terminal_code=enrollment.terminal_code,
+        terminal_name=terminal_name,
+        store_code=enrollment.store.code,
+        store_name=enrollment.store.name,
+        server_url=server_url,
+        public_url=enrollment.public_url,
+        server_public_key=enrollment.server_public_key,
+        enrolled=True,
+    )
+    info = enrollment.store
+    terminal.ledger.transact(
+        lambda db: state.put_settings(
+            db, {setting: getattr(info, field) for field, setting in _STORE_SETTING_KEYS.items()}
+        )
+    )
+    terminal.reload_settings()
+    return enrollment
+
+
+def make_engine(
+    terminal: Terminal,
+    *,
+    http: httpx.Client | None = None,
+    on_progress: Callable[[PullProgress], None] | None = None,
+) -> SyncEngine:
+    """A sync engine for ``terminal``: its server, token, ledger and the terminal-wide sync lock.
+
+    Raises :class:`EnrollmentError` when the terminal is not enrolled."""
+    config = terminal.config
+    if not config.enrolled or not config.server_url:
+        raise EnrollmentError("this terminal is not enrolled: run `pos enroll --server URL --code CODE`")
+    client = CentralClient(config.server_url, http or httpx.Client(), terminal.secrets.get(TOKEN_SECRET))
+    return SyncEngine(
+        client,
+        LedgerSyncStore(terminal.ledger),
+        terminal.clock,
+        lock=sync_lock(terminal.data_dir),
+        on_progress=on_progress,
+    )
+
+
+def sync_once(
+    terminal: Terminal, *, wait_for_lock: float = 30.0, http: httpx.Client | None = None
+) -> RoundReport:
+    """One round now (``pos sync``): waits up to ``wait_for_lock`` s for a round the app is running."""
+    engine = make_engine(terminal, http=http)
+    try:
+        report = engine.round(wait_for_lock=wait_for_lock)
+    finally:
+        engine.client.http.close()
+    if report.pages:
+        terminal.reload_settings()
+    return report
+
+
+def start_background_sync(
+    terminal: Terminal,
+    *,
+    interval: float = 30.0,
+    on_round: Callable[[RoundReport], None] | None = None,
+    on_progress: Callable[[PullProgress], None] | None = None,
+) -> SyncLoop:
+    """Start syncing on a background thread (the app); stop it with ``loop.stop()``."""
+    loop = SyncLoop(make_engine(terminal, on_progress=on_progress), interval=interval, on_round=on_round)
+    loop.start()
+    return loop
+
+
+def current_status(terminal: Terminal) -> SyncStatus:
+    """The last saved status with the queue counted now (``pos status``; no network)."""
+    store = LedgerSyncStore(terminal.ledger)
+    saved = store.load_status() or SyncStatus()
+    return replace(saved, queued=store.queued_count(), acknowledged_seq=store.acknowledged_seq())
+
+
+__all__ = [
+    "LOCK_FILE",
+    "EnrollmentError",
+    "LedgerSyncStore",
+    "apply_page",
+    "current_status",
+    "enroll",
+    "make_engine",
+    "shown_on_hand_milli",
+    "start_background_sync",
+    "sync_lock",
+    "sync_once",
+    "unsynced_sold_milli",
+]
