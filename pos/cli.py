@@ -1,7 +1,375 @@
-"""The `pos` command line. Filled in by the terminal core."""
+"""The ``pos`` command line: the terminal GUI, and the commands IT and support use.
+
+Every command takes ``--data-dir DIR`` (before or after the command name; default: the platform's
+user data directory, or ``$POS_DATA_DIR``). Each command is documented in docs/cli.md; a test
+fails when one is not.
+"""
 
 from __future__ import annotations
 
+import csv
+import json
+import logging
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from pos.config import ConfigError, default_data_dir
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _data_dir(ctx: click.Context, value: Path | None) -> Path:
+    if value is not None:
+        return value
+    root = ctx.find_root()
+    found: Path | None = root.params.get("data_dir") if root is not ctx else None
+    return found if found is not None else default_data_dir()
+
+
+def data_dir_option(fn: F) -> F:
+    """Add ``--data-dir`` to a subcommand; without it the group's ``--data-dir`` applies."""
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Where the ledger and the terminal's configuration live.",
+    )(fn)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"Error: {message}", err=True)
+    raise SystemExit(code)
+
+
+@contextmanager
+def _terminal(ctx: click.Context, data_dir: Path | None) -> Iterator[Any]:
+    """Open the terminal for one command, turning known failures into a clear message."""
+    from pos.ledger.db import LedgerError
+    from pos.services.terminal import open_terminal
+
+    try:
+        terminal = open_terminal(_data_dir(ctx, data_dir))
+    except (LedgerError, ConfigError, OSError) as exc:
+        _fail(str(exc))
+    try:
+        yield terminal
+    finally:
+        terminal.ledger.close()
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="POS_DATA_DIR",
+    default=None,
+    help="Where the ledger and the terminal's configuration live (default: the user data directory).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens (SQLite version, backups, migrations).")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
+    """Storelink POS terminal. With no command, starts the cashier GUI."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(gui)
+
+
+@cli.command()
+@data_dir_option
+@click.pass_context
+def gui(ctx: click.Context, data_dir: Path | None) -> None:
+    """Start the cashier GUI (what `pos` with no command does)."""
+    try:
+        from pos.app import main_gui
+    except ImportError:
+        _fail("the cashier GUI is not available yet in this build")
+    raise SystemExit(main_gui(_data_dir(ctx, data_dir)))
+
+
+@cli.command()
+@data_dir_option
+@click.pass_context
+def demo(ctx: click.Context, data_dir: Path | None) -> None:
+    """Start a demo: embedded central server, demo store, staff and catalog, GUI and customer display."""
+    try:
+        from pos.app import main_demo
+    except ImportError:
+        _fail("the demo is not available yet in this build")
+    root_dir = data_dir or ctx.find_root().params.get("data_dir")
+    raise SystemExit(main_demo(root_dir))
+
+
+@cli.command()
+@click.option(
+    "--server", "server_url", required=True, help="The central server's URL, e.g. https://central.example"
+)
+@click.option("--code", required=True, help="The single-use enrollment code IT created.")
+@click.option("--name", "terminal_name", default="", help="A name for this terminal (default: host name).")
+@data_dir_option
+@click.pass_context
+def enroll(ctx: click.Context, server_url: str, code: str, terminal_name: str, data_dir: Path | None) -> None:
+    """Enroll this terminal with the central server (once)."""
+    try:
+        from pos.services.syncing import EnrollmentError
+        from pos.services.syncing import enroll as do_enroll
+    except ImportError:
+        _fail("enrollment is not available yet in this build")
+    with _terminal(ctx, data_dir) as terminal:
+        try:
+            result = do_enroll(terminal, server_url, code, terminal_name=terminal_name)
+        except EnrollmentError as exc:
+            _fail(str(exc))
+        click.echo(
+            f"Enrolled as terminal {result.terminal_code} (id {result.terminal_id}) "
+            f"of store {result.store.code} {result.store.name}."
+        )
+
+
+@cli.command()
+@data_dir_option
+@click.pass_context
+def sync(ctx: click.Context, data_dir: Path | None) -> None:
+    """Push queued events and pull changes now, then print a summary."""
+    try:
+        from pos.services.syncing import EnrollmentError, sync_once
+    except ImportError:
+        _fail("sync is not available yet in this build")
+    with _terminal(ctx, data_dir) as terminal:
+        try:
+            report = sync_once(terminal)
+        except EnrollmentError as exc:
+            _fail(str(exc))
+        click.echo(report.summary())
+        if not report.ok:
+            raise SystemExit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
+@data_dir_option
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, data_dir: Path | None) -> None:
+    """Terminal, store, queued events, last sync and journal head."""
+    from pos.services.reports import terminal_status
+
+    with _terminal(ctx, data_dir) as terminal:
+        info = terminal_status(terminal)
+    if as_json:
+        click.echo(json.dumps(info.as_dict(), indent=2, sort_keys=True))
+        return
+    for label, value in info.lines():
+        click.echo(f"{label + ':':<18} {value}")
+
+
+# --- ledger ----------------------------------------------------------------------------------------
+
+
+@cli.group()
+def ledger() -> None:
+    """Check and back up the ledger."""
+
+
+@ledger.command("verify")
+@data_dir_option
+@click.pass_context
+def ledger_verify(ctx: click.Context, data_dir: Path | None) -> None:
+    """Check the file's integrity and the journal's hash chain; exit 1 naming the first bad entry.
+
+    Opens the ledger read-only: it changes nothing, even on a damaged file.
+    """
+    from pos.services.reports import verify_ledger
+
+    result = verify_ledger(_data_dir(ctx, data_dir))
+    for line in result.lines:
+        click.echo(line)
+    if not result.ok:
+        click.echo(f"FAILED: {result.problem}", err=True)
+        raise SystemExit(1)
+    click.echo("OK: the journal's chain verifies and the file is sound.")
+
+
+@ledger.command("backup")
+@data_dir_option
+@click.pass_context
+def ledger_backup(ctx: click.Context, data_dir: Path | None) -> None:
+    """Take an online backup of the ledger now into <data-dir>/backups."""
+    with _terminal(ctx, data_dir) as terminal:
+        path = terminal.ledger.backup("manual")
+    click.echo(f"Backup written: {path}")
+
+
+# --- export ----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), required=True, help="jsonl or csv.")
+@click.option(
+    "--what",
+    type=click.Choice(["journal", "sales"]),
+    default="journal",
+    show_default=True,
+    help="The journal entries (with hashes), or the sales with their lines.",
+)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout."
+)
+@data_dir_option
+@click.pass_context
+def export(ctx: click.Context, fmt: str, what: str, output: Path | None, data_dir: Path | None) -> None:
+    """Export the journal or the sales as JSON lines or CSV."""
+    from pos.services.reports import export_rows
+
+    folder = _data_dir(ctx, data_dir)
+    try:
+        columns, rows = export_rows(folder, what)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    handle = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        if fmt == "jsonl":
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+        else:
+            writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+            writer.writeheader()
+            for row in rows:
+                writer.writerow(
+                    {
+                        k: json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v
+                        for k, v in row.items()
+                    }
+                )
+    finally:
+        if output:
+            handle.close()
+
+
+# --- catalog ---------------------------------------------------------------------------------------
+
+
+@cli.group()
+def catalog() -> None:
+    """Import and search the product catalog."""
+
+
+@catalog.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@data_dir_option
+@click.pass_context
+def catalog_import(ctx: click.Context, file: Path, data_dir: Path | None) -> None:
+    """Import FILE.csv (sku,name,price,tax_rate,barcodes,unit); a file with bad rows is refused whole."""
+    from pos.ledger.catalog import CatalogRefused
+    from pos.services.catalog import CatalogFileError, import_catalog
+
+    if not file.is_file():
+        _fail(f"no such file: {file}")
+    size = file.stat().st_size
+    with _terminal(ctx, data_dir) as terminal:
+        show = size > 2_000_000 and sys.stderr.isatty()
+        try:
+            if show:
+                with click.progressbar(length=size, label="Importing", file=sys.stderr) as bar:
+                    seen = 0
+
+                    def progress(done: int) -> None:
+                        nonlocal seen
+                        bar.update(max(0, done - seen))
+                        seen = max(seen, done)
+
+                    report = import_catalog(terminal, file, on_progress=progress)
+            else:
+                report = import_catalog(terminal, file)
+        except CatalogRefused as exc:
+            for line, reason in exc.problems:
+                click.echo(f"{file}: line {line}: {reason}", err=True)
+            _fail(f"{len(exc.problems)} bad row(s) in {file}: nothing was imported.")
+        except CatalogFileError as exc:
+            _fail(str(exc))
+    click.echo(
+        f"Imported {report.rows} products from {file} "
+        f"({report.products_after - report.products_before} new; {report.products_after} in the catalog)."
+    )
+
+
+@catalog.command("search")
+@click.argument("text")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
+@data_dir_option
+@click.pass_context
+def catalog_search(ctx: click.Context, text: str, limit: int, data_dir: Path | None) -> None:
+    """Find products by barcode or SKU prefix, or by words of the name."""
+    from pos.domain.money import format_money
+    from pos.services.catalog import search_products
+
+    with _terminal(ctx, data_dir) as terminal:
+        found = search_products(terminal, text, limit)
+        settings = terminal.settings
+    for p in found:
+        price = format_money(p.price, settings.currency, settings.locale)
+        click.echo(f"{p.sku:<14} {p.barcode or '':<14} {price:>12} /{p.unit:<5} {p.tax_rate:>5}%  {p.name}")
+    if not found:
+        click.echo("No products found.", err=True)
+
+
+# --- staff -----------------------------------------------------------------------------------------
+
+
+@cli.group()
+def staff() -> None:
+    """Staff on a standalone terminal (an enrolled terminal gets its staff from head office)."""
+
+
+@staff.command("add")
+@click.option("--name", required=True, help="The person's name as shown at the till.")
+@click.option("--role", type=click.Choice(["cashier", "manager"]), default="cashier", show_default=True)
+@click.option(
+    "--pin",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="4 to 8 digits, unique in the store.",
+)
+@data_dir_option
+@click.pass_context
+def staff_add(ctx: click.Context, name: str, role: str, pin: str, data_dir: Path | None) -> None:
+    """Add a staff member who signs in with a PIN."""
+    from pos.services.staff import add_staff
+    from pos.services.terminal import ServiceError
+
+    with _terminal(ctx, data_dir) as terminal:
+        try:
+            staff_id = add_staff(terminal, name=name, role=role, pin=pin)
+        except ServiceError as exc:
+            _fail(str(exc))
+    click.echo(f"Added {role} {name} (id {staff_id}).")
+
+
+@staff.command("list")
+@data_dir_option
+@click.pass_context
+def staff_list(ctx: click.Context, data_dir: Path | None) -> None:
+    """List active staff (never their PINs)."""
+    from pos.ledger import staff as staff_ledger
+
+    with _terminal(ctx, data_dir) as terminal:
+        people = staff_ledger.active_staff(terminal.ledger.read())
+    for person in people:
+        click.echo(f"{person.id}  {person.role:<8} {person.name}")
+    if not people:
+        click.echo("No staff yet: add some with `pos staff add`.", err=True)
+
 
 def main() -> None:
-    raise SystemExit("pos: not built yet")
+    """Console-script entry point."""
+    try:
+        cli(prog_name="pos")
+    except sqlite3.DatabaseError as exc:
+        _fail(f"the ledger cannot be read: {exc}")
