@@ -1,19 +1,114 @@
-"""The terminal API under ``/v1``."""
+"""The terminal API under ``/v1``: hello, enroll, push, changes, stock.
+
+Authenticated calls carry ``Authorization: Bearer <token>``; store and terminal come from the
+token, never from the body. Each one is counted against the terminal's token bucket and records
+when the terminal was last seen.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+import base64
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from sync.protocol import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, SUPPORTED_PROTOCOL_VERSIONS, Hello
-from sync.server.errors import ERROR_RESPONSES
+from sync.codes import public_key_bytes
+from sync.protocol import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_ENTRIES,
+    SUPPORTED_PROTOCOL_VERSIONS,
+    ChangesPage,
+    Enrollment,
+    EnrollRequest,
+    Hello,
+    PushRequest,
+    PushResponse,
+    StockLevel,
+)
+from sync.server import changes, schema
+from sync.server.db import Database, utcnow
+from sync.server.errors import ERROR_RESPONSES, ApiError
+from sync.server.push import ingest, iso
+from sync.server.stores import EnrollmentRefused, enroll_terminal, sha256_hex
 
 router = APIRouter()
+bearer = HTTPBearer(auto_error=False, description="The token the terminal got at enrollment")
+
+_SEEN_EVERY = timedelta(seconds=5)
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+@dataclass(frozen=True)
+class Terminal:
+    id: int
+    store_id: int
+    code: str
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def check_protocol(version: int) -> None:
+    if version not in SUPPORTED_PROTOCOL_VERSIONS:
+        if version < min(SUPPORTED_PROTOCOL_VERSIONS):
+            raise ApiError(
+                426,
+                "protocol_too_old",
+                f"protocol version {version} is no longer supported (this server speaks "
+                f"{', '.join(map(str, SUPPORTED_PROTOCOL_VERSIONS))}): update the terminal",
+            )
+        raise ApiError(
+            400,
+            "protocol_too_new",
+            f"protocol version {version} is newer than this server speaks "
+            f"({', '.join(map(str, SUPPORTED_PROTOCOL_VERSIONS))}): update the central server",
+        )
+
+
+def _authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Terminal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise ApiError(
+            401,
+            "missing_token",
+            "send the terminal's token as 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    terms = schema.terminals
+    now = utcnow()
+    with _db(request).begin() as conn:
+        row = conn.execute(
+            select(terms.c.id, terms.c.store_id, terms.c.code, terms.c.revoked_at).where(
+                terms.c.token_hash == sha256_hex(credentials.credentials)
+            )
+        ).first()
+        if row is None:
+            raise ApiError(401, "unknown_token", "this token is not known: enroll the terminal again")
+        if row.revoked_at is not None:
+            raise ApiError(
+                401, "terminal_revoked", f"terminal {row.code} was revoked by head office: call IT"
+            )
+        request.app.state.limits.take(row.id)
+        conn.execute(
+            update(terms)
+            .where(
+                terms.c.id == row.id,
+                or_(terms.c.last_seen_at.is_(None), terms.c.last_seen_at < now - _SEEN_EVERY),
+            )
+            .values(last_seen_at=now)
+        )
+    return Terminal(id=row.id, store_id=row.store_id, code=row.code)
+
+
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 @router.get("/healthz", tags=["ops"])
@@ -32,3 +127,107 @@ def hello(request: Request) -> Hello:
         max_batch_bytes=MAX_BATCH_BYTES,
         public_url=request.app.state.settings.public_url,
     )
+
+
+@router.post("/v1/enroll", response_model=Enrollment, responses=ERROR_RESPONSES, tags=["terminal"])
+def enroll(body: EnrollRequest, request: Request) -> Enrollment:
+    """Exchange a single-use enrollment code for the terminal's identity and secrets."""
+    check_protocol(body.protocol_version)
+    try:
+        with _db(request).begin() as conn:
+            terminal = enroll_terminal(conn, code=body.code, terminal_name=body.terminal_name, now=utcnow())
+    except EnrollmentRefused as exc:
+        status = 404 if exc.reason == "unknown_code" else 409
+        raise ApiError(status, exc.reason, str(exc)) from None
+    except IntegrityError:
+        raise ApiError(409, "code_used", "this enrollment code was just used by another terminal") from None
+    return Enrollment(
+        terminal_id=terminal.terminal_id,
+        terminal_code=terminal.terminal_code,
+        store=terminal.store,
+        token=terminal.token,
+        claim_key=base64.b64encode(terminal.claim_key).decode("ascii"),
+        server_public_key=base64.b64encode(public_key_bytes(request.app.state.signing_key)).decode("ascii"),
+        public_url=request.app.state.settings.public_url,
+    )
+
+
+@router.post("/v1/push", response_model=PushResponse, responses=ERROR_RESPONSES, tags=["terminal"])
+def push(body: PushRequest, request: Request, credentials: Credentials) -> PushResponse:
+    """Store a batch of journal entries; the answer is committed and says what became of each."""
+    check_protocol(body.protocol_version)
+    with request.app.state.limits.push_slot():
+        terminal = _authenticate(request, credentials)
+        for attempt in range(3):
+            try:
+                with _db(request).begin() as conn:
+                    return ingest(conn, terminal_id=terminal.id, request=body, now=utcnow())
+            except IntegrityError:
+                # Another terminal stored the same event id or sale at the same moment: take the
+                # batch again, now seeing theirs.
+                if attempt == 2:
+                    raise
+            except DBAPIError as exc:
+                if not _is_transient(exc) or attempt == 2:
+                    raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return "deadlock" in text or "could not serialize" in text or "locked" in text
+
+
+@router.get("/v1/changes", response_model=ChangesPage, responses=ERROR_RESPONSES, tags=["terminal"])
+async def changes_feed(
+    request: Request,
+    credentials: Credentials,
+    cursor: Annotated[str, Query(max_length=200, description="Opaque; empty for a snapshot")] = "",
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    wait: Annotated[float, Query(ge=0, le=60, description="Seconds to wait for news when caught up")] = 0,
+) -> ChangesPage:
+    """The next page of the store's change feed after ``cursor``.
+
+    An empty cursor, or one older than the server keeps, starts a snapshot (``snapshot`` true on
+    its first page). When there is nothing new, waits up to ``wait`` seconds for a change.
+    """
+    terminal = await run_in_threadpool(_authenticate, request, credentials)
+    try:
+        after = changes.decode_cursor(cursor)
+    except changes.BadCursor as exc:
+        raise ApiError(400, "bad_cursor", str(exc)) from None
+    deadline = time.monotonic() + min(wait, request.app.state.settings.max_wait_seconds)
+
+    def read() -> changes.Page:
+        with _db(request).engine.connect() as conn:
+            return changes.read_page(conn, store_id=terminal.store_id, after=after, limit=limit)
+
+    page = await run_in_threadpool(read)
+    while not page.changes and time.monotonic() < deadline:
+        await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        page = await run_in_threadpool(read)
+    return ChangesPage(
+        changes=page.changes,
+        cursor=changes.encode_cursor(page.next_seq),
+        has_more=page.has_more,
+        snapshot=page.snapshot,
+        server_time=iso(utcnow()),
+    )
+
+
+@router.get("/v1/stock/{sku}", response_model=list[StockLevel], responses=ERROR_RESPONSES, tags=["terminal"])
+def stock_lookup(sku: str, request: Request, credentials: Credentials) -> list[StockLevel]:
+    """On-hand figures for one product in every store of the chain."""
+    _authenticate(request, credentials)
+    with _db(request).engine.connect() as conn:
+        known = conn.execute(select(schema.products.c.sku).where(schema.products.c.sku == sku)).first()
+        if known is None:
+            raise ApiError(404, "unknown_sku", f"no product with sku {sku!r} in the catalog")
+        rows = conn.execute(
+            select(schema.stores.c.code, schema.stores.c.name, schema.stock.c.on_hand_milli)
+            .join(schema.stock, schema.stock.c.store_id == schema.stores.c.id)
+            .where(schema.stock.c.sku == sku)
+            .order_by(schema.stores.c.code)
+        ).all()
+    return [StockLevel(store_code=r.code, store_name=r.name, on_hand_milli=r.on_hand_milli) for r in rows]
