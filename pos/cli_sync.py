@@ -1,8 +1,8 @@
 """`pos enroll` and `pos sync`: the sync engine from the command line.
 
 ``pos/cli.py`` registers these on its group (``main.add_command(enroll)``, ``main.add_command(sync)``).
-Both take ``--data-dir``; when the group already parsed one into ``ctx.obj["data_dir"]``, that is
-the default.
+Both take ``--data-dir``; without it, the group's ``--data-dir`` (or ``ctx.obj["data_dir"]``)
+applies.
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ data_dir_option = click.option(
 def _data_dir(ctx: click.Context, given: Path | None) -> Path | None:
     if given is not None:
         return given
-    obj: Any = ctx.find_root().obj
+    root = ctx.find_root()
+    if root is not ctx and root.params.get("data_dir") is not None:
+        return Path(root.params["data_dir"])
+    obj: Any = root.obj
     if isinstance(obj, dict) and obj.get("data_dir") is not None:
         return Path(obj["data_dir"])
     return None
