@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,6 +41,11 @@ from sync.server.app import create_app
 from sync.server.db import Database
 from sync.server.push import ingest
 from sync.server.settings import ServerSettings
+
+with warnings.catch_warnings():
+    # Starlette 1.x warns at import that it would rather drive httpx2; httpx works and is what we ship.
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient  # noqa: F401  (re-exported for the page tests)
 
 ADMIN_EMAIL = "hq@storelink.example"
 ADMIN_PASSWORD = "head-office-secret"
