@@ -63,7 +63,9 @@ def db_of(app: FastAPI) -> Database:
     return database
 
 
-def add_store(app: FastAPI, code: str = "S01", name: str = "Berlin Mitte", currency: str = "EUR") -> int:
+def add_store(
+    app: FastAPI, code: str = "S01", name: str = "Berlin Mitte", currency: str = "EUR", timezone: str = "UTC"
+) -> int:
     with db_of(app).begin() as conn:
         return stores.add_store(
             conn,
@@ -73,6 +75,7 @@ def add_store(app: FastAPI, code: str = "S01", name: str = "Berlin Mitte", curre
             locale="de_DE",
             tax_mode="inclusive",
             now=datetime.now(UTC),
+            timezone=timezone,
         )
 
 
@@ -173,11 +176,16 @@ class Till:
             "member_id": member_id,
             "completed_at": when.isoformat(),
         }
+        return self.entry(EventType.SALE_COMPLETED.value, payload, when)
+
+    def entry(self, type: str, payload: dict[str, Any], when: datetime | None = None) -> JournalEntry:
+        """The next journal entry in this terminal's chain, with any type and payload."""
+        when = when or datetime.now(UTC)
         self.seq += 1
         body = entry_body(
             seq=self.seq,
             event_id=uuid7_text(),
-            type=EventType.SALE_COMPLETED.value,
+            type=type,
             schema_version=1,
             occurred_at=when.isoformat().replace("+00:00", "Z"),
             payload=payload,
@@ -187,13 +195,20 @@ class Till:
         self.head = digest
         return entry
 
-    def push(self, entries: list[JournalEntry], queued: int = 0, *, expect: str = "accepted") -> PushResponse:
+    def push(
+        self,
+        entries: list[JournalEntry],
+        queued: int = 0,
+        *,
+        expect: str = "accepted",
+        clock_ahead: timedelta = timedelta(0),
+    ) -> PushResponse:
         """Push ``entries`` as one batch; every entry must come back with status ``expect``."""
         request = PushRequest(
             protocol_version=PROTOCOL_VERSION,
             entries=entries,
             queued=queued,
-            client_time=datetime.now(UTC).isoformat(),
+            client_time=(datetime.now(UTC) + clock_ahead).isoformat(),
         )
         with db_of(self.app).begin() as conn:
             answer = ingest(conn, terminal_id=self.terminal_id, request=request, now=datetime.now(UTC))
