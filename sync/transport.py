@@ -267,10 +267,7 @@ class ChaosProxy:
                         self._cut_now(server, client, data[: limit - up], up=limit, down=down)
                         return
                     if reset_after is not None and up + down + len(data) > reset_after:
-                        with self._lock:
-                            self.stats.resets += 1
-                        _reset(client)
-                        _reset(server)
+                        self._reset_both(client, server)
                         return
                     server.sendall(data)
                     up += len(data)
@@ -280,23 +277,27 @@ class ChaosProxy:
                         self._cut_now(client, server, data[: limit - down], up=up, down=limit)
                         return
                     if reset_after is not None and up + down + len(data) > reset_after:
-                        with self._lock:
-                            self.stats.resets += 1
-                        _reset(client)
-                        _reset(server)
+                        self._reset_both(client, server)
                         return
                     client.sendall(data)
                     down += len(data)
 
+    def _reset_both(self, client: socket.socket, server: socket.socket) -> None:
+        with self._lock:
+            self.stats.resets += 1
+        _reset(client)
+        _reset(server)
+
     def _cut_now(self, to: socket.socket, other: socket.socket, last: bytes, *, up: int, down: int) -> None:
+        # Counted before the reset, so whoever sees the reset also sees the count.
+        with self._lock:
+            self.stats.cuts += 1
+            self.stats.cut_at.append((up, down))
         with contextlib.suppress(OSError):
             if last:
                 to.sendall(last)
         _reset(to)
         _reset(other)
-        with self._lock:
-            self.stats.cuts += 1
-            self.stats.cut_at.append((up, down))
 
 
 def _reset(sock: socket.socket) -> None:
