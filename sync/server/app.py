@@ -11,10 +11,10 @@ from dataclasses import replace
 
 from fastapi import FastAPI
 
-from sync.protocol import PROTOCOL_VERSION
+from sync.protocol import MAX_BATCH_BYTES, PROTOCOL_VERSION
 from sync.server import api, keys
 from sync.server.db import Database
-from sync.server.errors import install_error_handlers
+from sync.server.errors import BodyLimit, install_error_handlers
 from sync.server.limits import Limits
 from sync.server.settings import ServerSettings, default_database_url
 
@@ -47,6 +47,8 @@ def create_app(settings: ServerSettings, db: Database | None = None) -> FastAPI:
     app.state.secret_key = secret_key
     app.state.limits = Limits(settings)
     install_error_handlers(app)
+    # Room above the batch limit for the envelope; anything larger is refused unread.
+    app.add_middleware(BodyLimit, max_bytes=MAX_BATCH_BYTES + 64 * 1024)
     app.include_router(api.router)
     app.include_router(web.router)
     return app

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -93,6 +93,18 @@ def install_error_handlers(app: FastAPI) -> None:
         log.info("integrity race answered 409: %s", exc.orig)
         return error_response(409, "conflict", "another request changed the same record at once; retry")
 
+    @app.exception_handler(DataError)
+    async def on_data_error(_request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value (out of range, a NUL character): the client sent it.
+        log.info("database refused a value: %s", exc.orig)
+        return error_response(
+            422, "invalid_value", "a value is out of range or holds characters that cannot be stored"
+        )
+
+    @app.exception_handler(OverflowError)
+    async def on_overflow(_request: Request, _exc: OverflowError) -> JSONResponse:
+        return error_response(422, "invalid_value", "a number is too large")
+
     @app.exception_handler(PoolTimeout)
     async def on_pool_timeout(_request: Request, _exc: PoolTimeout) -> JSONResponse:
         return error_response(429, "busy", "the server is busy; retry shortly", {"Retry-After": "2"})
@@ -103,3 +115,53 @@ def install_error_handlers(app: FastAPI) -> None:
         if "locked" in text or "deadlock" in text or "could not serialize" in text:
             return error_response(429, "busy", "the database is busy; retry shortly", {"Retry-After": "1"})
         raise exc
+
+
+class BodyLimit:
+    """ASGI middleware: a request whose body is larger than ``max_bytes`` gets 413 unread."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            length = dict(scope.get("headers") or []).get(b"content-length")
+            too_big = False
+            if length is not None:
+                try:
+                    too_big = int(length) > self.max_bytes
+                except ValueError:
+                    too_big = True
+            if too_big:
+                response = error_response(
+                    413,
+                    "too_large",
+                    f"the request body is larger than {self.max_bytes} bytes; send smaller batches",
+                )
+                await response(scope, receive, send)
+                return
+            received = 0
+
+            async def counted_receive() -> Any:
+                nonlocal received
+                message = await receive()
+                if message.get("type") == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > self.max_bytes:
+                        raise _TooLarge
+                return message
+
+            try:
+                await self.app(scope, counted_receive, send)
+            except _TooLarge:
+                response = error_response(
+                    413, "too_large", f"the request body is larger than {self.max_bytes} bytes"
+                )
+                await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass

@@ -185,7 +185,7 @@ def ingest(conn: Connection, *, terminal_id: int, request: PushRequest, now: dat
             head_hash=head,
             last_seen_at=now,
             last_push_at=now,
-            last_queued=request.queued,
+            last_queued=min(request.queued, 2**31 - 1),
             clock_offset_ms=offset if offset is not None else terminal.clock_offset_ms,
         )
     )
@@ -229,6 +229,8 @@ def _apply(
         sale = SalePayload.model_validate(entry.payload)
     except ValidationError as exc:
         return f"payload is not a valid {entry.type}: {describe_validation_errors(exc.errors())}"
+    if (problem := _out_of_range(sale)) is not None:
+        return problem
     kind = SALE_KINDS[entry.type]
     completed_at = parse_time(sale.completed_at)
     if completed_at is None:
@@ -310,6 +312,38 @@ def _apply(
             }
         )
     return None
+
+
+#: Amounts and quantities larger than this are not a real sale (and would overflow storage).
+_LIMIT = 10**15
+
+
+def _out_of_range(sale: SalePayload) -> str | None:
+    numbers = [("total", sale.total), ("rounding", sale.rounding), ("change", sale.change)]
+    numbers += [("sale_discount", sale.sale_discount)]
+    for line in sale.lines:
+        numbers += [
+            (f"lines.{line.line_no}.quantity_milli", line.quantity_milli),
+            (f"lines.{line.line_no}.unit_price", line.unit_price),
+            (f"lines.{line.line_no}.discount", line.discount),
+            (f"lines.{line.line_no}.total", line.total),
+            (f"lines.{line.line_no}.line_no", line.line_no),
+        ]
+    numbers += [(f"tenders.{n}.amount", t.amount) for n, t in enumerate(sale.tenders)]
+    numbers += [("member_id", sale.member_id or 0)]
+    for name, value in numbers:
+        if abs(value) >= _LIMIT:
+            return f"payload field {name} is out of range ({value})"
+    if any("\x00" in text for text in _texts(sale)):
+        return "payload holds a NUL character"
+    return None
+
+
+def _texts(sale: SalePayload) -> list[str]:
+    texts = [sale.sale_id, sale.receipt_no, sale.completed_at]
+    texts += [line.sku for line in sale.lines] + [line.name for line in sale.lines]
+    texts += [t.reference or "" for t in sale.tenders] + [line.barcode or "" for line in sale.lines]
+    return texts
 
 
 def _claim_nonce(sale: SalePayload, terminal: Any, sold_on: date) -> str | None:
