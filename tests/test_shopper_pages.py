@@ -363,3 +363,41 @@ def test_pages_need_nothing_from_the_internet(client: TestClient, till: Till) ->
     assert client.get("/static/web/account.js").status_code == 200
     assert client.get("/static/web/../app.py").status_code == 404
     assert client.get("/static/web/secrets.txt").status_code == 404
+
+
+def test_one_client_cannot_create_accounts_in_bulk(tmp_path: Path) -> None:
+    app = new_app(tmp_path, login_attempts_allowed=1)  # so one address may create 5 accounts per window
+    statuses = []
+    for n in range(6):
+        with TestClient(app) as browser:  # a fresh browser each time, all from the same address
+            token = csrf_from(browser.get("/account/signin").text)
+            data = {"email": f"bot{n}@example.org", "password": PASSWORD, "csrf_token": token}
+            statuses.append(browser.post("/account/signup", data=data, follow_redirects=False).status_code)
+    assert statuses == [303] * 5 + [429]
+    assert count(app, "shoppers") == 5
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("post", "/account/signin", {"json": {"email": "a@b.c", "password": "x"}}),
+        (
+            "post",
+            "/account/signup",
+            {"content": b"\xff\xfe garbage", "headers": {"content-type": "text/plain"}},
+        ),
+        ("post", "/account/signin", {"data": {"email": "a" * 100_000, "password": "p" * 100_000}}),
+        ("post", "/c/" + "A" * 48 + "/claim", {"data": {"csrf_token": "x"}}),
+        ("get", "/c/" + "%00" * 10, {}),
+        ("get", "/C/" + "Z" * 5000, {}),
+        ("get", "/account/member-code", {"cookies": {"sl_shopper": "x" * 5000}}),
+        ("get", "/account", {"cookies": {"sl_shopper": "forged"}}),
+        ("post", "/account/signout", {"data": {"csrf_token": "x", "next": "https://evil.example/"}}),
+    ],
+)
+def test_nothing_a_client_sends_gets_a_5xx(
+    client: TestClient, method: str, path: str, kwargs: dict[str, object]
+) -> None:
+    answer = getattr(client, method)(path, follow_redirects=False, **kwargs)
+    assert 300 <= answer.status_code < 500, (answer.status_code, answer.text[:200])
+    assert "evil.example" not in answer.headers.get("location", "")

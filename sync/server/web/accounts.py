@@ -132,6 +132,9 @@ def start_session(
     """Create a session for ``subject_id``; returns the cookie token (kept nowhere else) and it."""
     token = secrets.token_urlsafe(32)
     lifetime = SHOPPER_SESSION_LIFETIME if kind == "shopper" else ADMIN_SESSION_LIFETIME
+    sessions = table("web_sessions")
+    # Housekeeping on the way in: sessions past their expiry are dead weight.
+    conn.execute(delete(sessions).where(sessions.c.expires_at <= now))
     session = WebSession(
         kind=kind, subject_id=subject_id, csrf_token=secrets.token_urlsafe(32), expires_at=now + lifetime
     )
@@ -279,6 +282,14 @@ def signin_limit(request: Request, kind: SessionKind, email: str) -> SigninLimit
     )
 
 
+def signup_limit(request: Request) -> SigninLimit:
+    """How many accounts one client address may create inside the window (stops bulk sign-ups)."""
+    allowed = int(_setting(request, "login_attempts_allowed", DEFAULT_ATTEMPTS_ALLOWED))
+    window = timedelta(seconds=int(_setting(request, "login_window_seconds", DEFAULT_WINDOW_SECONDS)))
+    key = f"shopper:signup:{client_address(request)}"[:300]
+    return SigninLimit(keys=((key, allowed * CLIENT_ALLOWANCE_FACTOR),), window=window)
+
+
 def seconds_until_allowed(conn: Connection, limit: SigninLimit, now: datetime) -> int:
     """0 if a sign-in may be tried now, else how many seconds until the oldest failure ages out."""
     attempts = table("login_attempts")
@@ -293,8 +304,11 @@ def seconds_until_allowed(conn: Connection, limit: SigninLimit, now: datetime) -
     return wait
 
 
-def record_failure(conn: Connection, limit: SigninLimit, now: datetime) -> None:
-    """Count one failed sign-in against every key, dropping failures older than the window."""
+def record_attempt(conn: Connection, limit: SigninLimit, now: datetime) -> None:
+    """Count one attempt (a failed sign-in, or any sign-up) against every key of ``limit``.
+
+    Attempts older than the window are dropped on the way, so the table stays small.
+    """
     attempts = table("login_attempts")
     conn.execute(delete(attempts).where(attempts.c.at <= now - limit.window))
     conn.execute(insert(attempts), [{"key": key, "at": now} for key, _ in limit.keys])

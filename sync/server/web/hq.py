@@ -164,7 +164,7 @@ def signin(
             return response
         admin = accounts.find_account(conn, "admin", address)
         if admin is None or not accounts.password_matches(admin.password_hash, password):
-            accounts.record_failure(conn, limit, now)
+            accounts.record_attempt(conn, limit, now)
             admin_id = None
         else:
             accounts.forget_failures(conn, limit.email_key)

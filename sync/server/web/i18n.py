@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, get_currency_precision
@@ -167,8 +168,13 @@ class Translator:
     def day(self, value: date) -> str:
         return format_date(value, format="medium", locale=self.locale)
 
-    def moment(self, value: datetime) -> str:
-        return format_datetime(value, format="medium", locale=self.locale)
+    def moment(self, value: datetime, timezone: str = "UTC") -> str:
+        """``value`` as a date and time on the wall clock of ``timezone`` (a store's zone)."""
+        try:
+            zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        return format_datetime(value, format="medium", tzinfo=zone, locale=self.locale)
 
 
 def parse_accept_language(header: str) -> list[str]:

@@ -42,6 +42,8 @@ class Purchase:
     #: 'claimed' (receipt code added online) or 'member' (member code scanned at the till).
     how: str
     lines: tuple[PurchaseLine, ...] = ()
+    #: The store's time zone: the shopper sees the time on the store's clock, as on the receipt.
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ def _purchase_query() -> Select[Any]:
         select(
             s.c.id,
             st.c.name.label("store_name"),
+            st.c.timezone,
             s.c.receipt_no,
             s.c.completed_at,
             s.c.total,
@@ -80,8 +83,12 @@ def _purchase_query() -> Select[Any]:
     )
 
 
-def purchase_from_summary(sale: SaleSummary, how: str) -> Purchase:
+def purchase_from_summary(conn: Connection, sale: SaleSummary, how: str) -> Purchase:
     """A sale the claim page shows, with the points it earns once it is in an account."""
+    s, st = schema.sales, schema.stores
+    timezone = conn.execute(
+        select(st.c.timezone).select_from(s.join(st, st.c.id == s.c.store_id)).where(s.c.id == sale.id)
+    ).scalar()
     points = sale.points if sale.member_id is not None else points_for(sale.total, sale.currency)
     return Purchase(
         sale_id=sale.id,
@@ -98,6 +105,7 @@ def purchase_from_summary(sale: SaleSummary, how: str) -> Purchase:
             )
             for line in sale.lines
         ),
+        timezone=timezone or "UTC",
     )
 
 
@@ -122,6 +130,7 @@ def account_purchases(conn: Connection, shopper_id: int, *, limit: int = 100) ->
             points=row.points,
             how="claimed" if row.claimed_by == shopper_id else "member",
             lines=_lines(conn, row.id),
+            timezone=row.timezone,
         )
         for row in rows
     ]

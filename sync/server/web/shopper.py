@@ -113,7 +113,7 @@ def _claim_page(
             return RedirectResponse("/account?added=mine", status_code=303)
         if not check.claimable or check.code is None:
             return _refused(request, t, check, email)
-    purchase = purchase_from_summary(check.sale, "claimed") if check.sale else None
+        purchase = purchase_from_summary(conn, check.sale, "claimed") if check.sale else None
     csrf = accounts.csrf_token_for(request, session)
     response = render(
         request,
@@ -252,7 +252,7 @@ def signin(
             return response
         account = accounts.find_account(conn, "shopper", address)
         if account is None or not accounts.password_matches(account.password_hash, password):
-            accounts.record_failure(conn, limit, now)
+            accounts.record_attempt(conn, limit, now)
             shopper_id = None
         else:
             accounts.forget_failures(conn, limit.email_key)
@@ -283,6 +283,24 @@ def signup(
     if problem:
         message = t.gettext(problem, n=accounts.MIN_PASSWORD_LENGTH)
         return _form_error(request, claim, 400, signup_email=address, signup_error=message)
+    limit = accounts.signup_limit(request)
+    with _engine(request).begin() as conn:
+        wait = accounts.seconds_until_allowed(conn, limit, now)
+        if not wait:
+            accounts.record_attempt(conn, limit, now)  # every sign-up counts, not only failed ones
+    if wait:
+        response = _form_error(
+            request,
+            claim,
+            429,
+            signup_email=address,
+            signup_error=t.gettext(
+                "Too many attempts. Please wait {minutes} minutes and try again.",
+                minutes=max(1, (wait + 59) // 60),
+            ),
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
     password_hash = accounts.hash_password(password)
     try:
         with _engine(request).begin() as conn:
