@@ -3,15 +3,23 @@ central server (for engine behaviour that does not depend on the real server's s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlite_utils
 import uuid_utils
+from central_fixtures import LiveServer, add_store, live_server
+from sqlalchemy import func, select
 
+from pos.ledger import journal, sales
+from pos.services.terminal import Terminal
 from sync.engine import SyncStatus
 from sync.protocol import (
     GENESIS_HASH,
@@ -22,6 +30,8 @@ from sync.protocol import (
     chain_hash,
     entry_body,
 )
+from sync.server import schema
+from sync.server.db import Database
 
 T0 = datetime(2026, 11, 20, 8, 0, 0, tzinfo=UTC)
 
@@ -221,3 +231,91 @@ def extend_journal(store: MemoryStore, count: int, **kwargs: Any) -> list[Journa
     entries = make_journal(count, start=len(store.journal) + 1, prev_hash=prev, **kwargs)
     store.append(entries)
     return entries
+
+
+# --- the real pieces: a live central server and a terminal on a real ledger ----------------------
+
+
+@contextlib.contextmanager
+def central_server(folder: Path, store_code: str = "S01", **settings: Any) -> Iterator[LiveServer]:
+    """A real pos-central (SQLite file in ``folder``) on a free port with one store."""
+    db = Database.from_url(str(folder / "central.sqlite3"))
+    db.migrate()
+    add_store(db, store_code)
+    settings.setdefault("terminal_rate_per_second", 100_000.0)
+    settings.setdefault("terminal_burst", 100_000)
+    try:
+        with live_server(db, **settings) as live:
+            yield live
+    finally:
+        db.dispose()
+
+
+def record_sales(
+    terminal: Terminal,
+    count: int,
+    *,
+    t0: datetime = T0,
+    step: timedelta = timedelta(seconds=26),
+    sku: str = "SKU-1",
+    per_transaction: int = 100,
+    total: Callable[[int], int] = lambda i: 1299,
+    tender: Callable[[int], str] = lambda i: "cash",
+) -> None:
+    """Complete ``count`` sales through the ledger as the sale service does -- the sale, its lines
+    and tenders and its journal entry in one transaction -- several sales per transaction for speed,
+    sale ``i`` at ``t0 + i * step``."""
+
+    def job(db: sqlite_utils.Database, first: int, n: int) -> None:
+        for i in range(first, first + n):
+            payload = sale_payload(i, total=total(i), tender=tender(i))
+            payload["lines"][0]["sku"] = sku
+            stamp = journal.utc_stamp(t0 + step * i)
+            payload["completed_at"] = stamp
+            receipt_seq = sales.next_receipt_seq(db)
+            payload["receipt_no"] = f"{terminal.config.terminal_code}-{receipt_seq:06d}"
+            entry = journal.append(db, EventType.SALE_COMPLETED, payload, occurred_at=stamp)
+            sales.record_sale(db, payload, kind="sale", receipt_seq=receipt_seq, journal_seq=entry.seq)
+
+    start = int(terminal.ledger.read().execute("SELECT count(*) FROM sales").fetchone()[0])
+    done = 0
+    while done < count:
+        n = min(per_transaction, count - done)
+        terminal.ledger.transact(lambda db, first=start + done, n=n: job(db, first, n))
+        done += n
+
+
+def server_journal(db: Database, terminal_id: int) -> list[tuple[int, str]]:
+    """(seq, event id) of every journal entry the server holds for the terminal, by seq."""
+    table = schema.journal
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            select(table.c.seq, table.c.event_id)
+            .where(table.c.terminal_id == terminal_id)
+            .order_by(table.c.seq)
+        ).all()
+    return [(int(r.seq), str(r.event_id)) for r in rows]
+
+
+def server_totals(db: Database, terminal_id: int | None = None) -> dict[tuple[str, str], tuple[int, int]]:
+    """(store code, tender kind) -> (number of sales, amount) as the server holds them."""
+    s, t, st = schema.sales, schema.sale_tenders, schema.stores
+    query = (
+        select(st.c.code, t.c.kind, func.count(func.distinct(s.c.id)), func.sum(t.c.amount))
+        .select_from(s.join(t, t.c.sale_id == s.c.id).join(st, st.c.id == s.c.store_id))
+        .group_by(st.c.code, t.c.kind)
+    )
+    if terminal_id is not None:
+        query = query.where(s.c.terminal_id == terminal_id)
+    with db.engine.connect() as conn:
+        return {(str(r[0]), str(r[1])): (int(r[2]), int(r[3])) for r in conn.execute(query)}
+
+
+def terminal_totals(terminal: Terminal) -> dict[tuple[str, str], tuple[int, int]]:
+    """The same figures from the terminal's own ledger."""
+    rows = terminal.ledger.read().execute(
+        "SELECT t.kind, count(DISTINCT s.id), sum(t.amount) FROM sales s JOIN sale_tenders t ON t.sale_id = s.id"
+        " WHERE s.kind = 'sale' GROUP BY t.kind"
+    )
+    code = terminal.settings.store_code
+    return {(code, str(kind)): (int(n), int(amount)) for kind, n, amount in rows}

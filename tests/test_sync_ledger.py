@@ -5,20 +5,19 @@ only when complete, each page atomic with its cursor."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlite_utils
-from sync_support import sale_payload
+from sync_support import record_sales
 
-from pos.ledger import catalog, journal, sales, state
+from pos.ledger import catalog, journal, state
 from pos.services import syncing
 from pos.services.terminal import Terminal, open_terminal
 from sync.client import Rejected
 from sync.engine import SyncStatus
-from sync.protocol import ChangesPage, EntryResult, EntryStatus, EventType
+from sync.protocol import ChangesPage, EntryResult, EntryStatus
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -27,28 +26,6 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 def terminal(tmp_path: Path) -> Iterator[Terminal]:
     with open_terminal(tmp_path / "till", secrets_backend="file", daily_backup=False) as opened:
         yield opened
-
-
-def record_sales(terminal: Terminal, count: int, *, sku: str = "SKU-1", per_transaction: int = 100) -> None:
-    """Complete ``count`` sales through the ledger as the sale service does: the sale, its lines and
-    tenders and its journal entry in one transaction (several sales per transaction, for speed)."""
-
-    def job(db: sqlite_utils.Database, first: int, n: int) -> None:
-        for i in range(first, first + n):
-            payload = sale_payload(i)
-            payload["lines"][0]["sku"] = sku
-            stamp = journal.utc_stamp(T0 + timedelta(seconds=26 * i))
-            payload["completed_at"] = stamp
-            receipt_seq = sales.next_receipt_seq(db)
-            payload["receipt_no"] = f"T1-{receipt_seq:06d}"
-            entry = journal.append(db, EventType.SALE_COMPLETED, payload, occurred_at=stamp)
-            sales.record_sale(db, payload, kind="sale", receipt_seq=receipt_seq, journal_seq=entry.seq)
-
-    done = 0
-    while done < count:
-        n = min(per_transaction, count - done)
-        terminal.ledger.transact(lambda db, first=done, n=n: job(db, first, n))
-        done += n
 
 
 def page(
