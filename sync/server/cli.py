@@ -9,11 +9,13 @@ wrong; nothing is changed then.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy import Connection
 
 from sync.server.db import Database, utcnow
 from sync.server.settings import ServerSettings, default_database_url
@@ -38,6 +40,17 @@ def _open(database: str | None) -> Database:
     db = Database.from_url(database or default_database_url(), pool_size=2)
     db.migrate()
     return db
+
+
+@contextmanager
+def _transaction(database: str | None) -> Iterator[Connection]:
+    """One transaction on the database, closed with its connections afterwards."""
+    db = _open(database)
+    try:
+        with db.begin() as conn:
+            yield conn
+    finally:
+        db.dispose()
 
 
 def reports_input_errors(func: F) -> F:
@@ -102,7 +115,10 @@ def serve(database: str | None, host: str, port: int, public_url: str | None, po
 def migrate(database: str | None) -> None:
     """Create or upgrade the database schema to this version (serve does it too)."""
     db = _open(database)
-    click.echo(f"database at revision {db.revision()}")
+    try:
+        click.echo(f"database at revision {db.revision()}")
+    finally:
+        db.dispose()
 
 
 # --- stores ---------------------------------------------------------------------------------------------
@@ -149,7 +165,7 @@ def store_add(
     """Add a store."""
     from sync.server.stores import add_store
 
-    with _open(database).begin() as conn:
+    with _transaction(database) as conn:
         add_store(
             conn,
             code=code,
@@ -172,7 +188,7 @@ def enroll_code(database: str | None, store_code: str) -> None:
     """Print a single-use enrollment code for a new terminal (valid 24 hours)."""
     from sync.server.stores import create_enrollment_code
 
-    with _open(database).begin() as conn:
+    with _transaction(database) as conn:
         code, expires_at = create_enrollment_code(conn, store_code=store_code, now=utcnow())
     click.echo(code)
     click.echo(f"valid once, until {expires_at:%Y-%m-%d %H:%M} UTC", err=True)
@@ -204,7 +220,7 @@ def staff_add(database: str | None, store_code: str, name: str, role: str, pin: 
     from sync.server.keys import server_secret
     from sync.server.stores import add_staff
 
-    with _open(database).begin() as conn:
+    with _transaction(database) as conn:
         staff_id = add_staff(
             conn,
             secret=server_secret(conn),
@@ -238,7 +254,7 @@ def admin_add(database: str | None, email: str, display_name: str, password: str
     """Add a head-office user who can sign in to /hq."""
     from sync.server.stores import add_admin
 
-    with _open(database).begin() as conn:
+    with _transaction(database) as conn:
         add_admin(conn, email=email, password=password, display_name=display_name, now=utcnow())
     click.echo(f"admin {email.strip().lower()} added")
 
@@ -264,7 +280,7 @@ def catalog_import(database: str | None, file: Path, currency: str | None) -> No
     from sync.server.catalog import import_catalog
 
     text = _read_text(file)
-    with _open(database).begin() as conn:
+    with _transaction(database) as conn:
         result = import_catalog(conn, text, now=utcnow(), currency=currency)
     click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged")
 
@@ -284,7 +300,7 @@ def stock_import(database: str | None, store_code: str, file: Path) -> None:
     from sync.server.catalog import import_stock
 
     text = _read_text(file)
-    with _open(database).begin() as conn:
+    with _transaction(database) as conn:
         result = import_stock(conn, text, store_code=store_code, now=utcnow())
     click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged")
 
@@ -312,7 +328,7 @@ def terminal_revoke(database: str | None, terminal_ref: str) -> None:
     """Revoke TERMINAL (its code, e.g. S01-T2, or id): its token gets 401 from now on."""
     from sync.server.stores import revoke_terminal
 
-    with _open(database).begin() as conn:
+    with _transaction(database) as conn:
         row = revoke_terminal(conn, terminal=terminal_ref, now=utcnow())
     click.echo(f"terminal {row.code} revoked")
 
@@ -326,7 +342,7 @@ def terminal_list(database: str | None) -> None:
     from sync.server import schema
 
     t, s = schema.terminals, schema.stores
-    with _open(database).begin() as conn:
+    with _transaction(database) as conn:
         rows = conn.execute(
             select(t, s.c.code.label("store_code")).join(s, s.c.id == t.c.store_id).order_by(t.c.id)
         ).all()
@@ -350,6 +366,6 @@ def changes_compact(database: str | None) -> None:
     """Drop superseded changes; terminals further behind get a full snapshot."""
     from sync.server.changes import compact_changes
 
-    with _open(database).begin() as conn:
+    with _transaction(database) as conn:
         floor, dropped = compact_changes(conn)
     click.echo(f"{dropped} changes dropped; terminals behind change {floor} get a snapshot")
