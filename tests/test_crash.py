@@ -1,0 +1,96 @@
+"""Power-cut style crash test: a child completes sales in a loop and is SIGKILLed at random moments,
+at least 200 times. Afterwards no sale the child saw as complete is missing, none is duplicated,
+the journal's sequence has no gap, the chain verifies and the file passes its integrity check."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from ledger_support import SMALL_CATALOG, new_terminal
+
+from pos.ledger import journal
+from pos.services import staff
+from pos.services.catalog import import_catalog
+
+KILLS = 200
+CHILD = Path(__file__).resolve().parent / "crash_child.py"
+
+
+def _prepare(data_dir: Path) -> None:
+    terminal = new_terminal(data_dir)
+    try:
+        (data_dir / "small.csv").write_text(SMALL_CATALOG, encoding="utf-8")
+        import_catalog(terminal, data_dir / "small.csv")
+        staff.add_staff(terminal, name="Crash Tester", role="manager", pin="4321")
+    finally:
+        terminal.ledger.close()
+
+
+@pytest.mark.slow
+def test_no_acknowledged_sale_is_lost_or_doubled_after_200_sigkills(tmp_path: Path) -> None:
+    data_dir = tmp_path / "till"
+    acked = tmp_path / "acked.txt"
+    _prepare(data_dir)
+    rng = random.Random(2026)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    kills_after_ready = 0
+    for _ in range(KILLS):
+        child = subprocess.Popen(
+            [sys.executable, str(CHILD), str(data_dir), str(acked)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        # Most kills land while selling; some during start-up (opening, sign-in, recovery).
+        if rng.random() < 0.85:
+            assert child.stdout is not None
+            line = child.stdout.readline()
+            if line.strip() != b"ready":
+                child.kill()
+                _, err = child.communicate()
+                pytest.fail(f"the child did not start: {err.decode()[-2000:]}")
+            kills_after_ready += 1
+            time.sleep(rng.uniform(0.0, 0.25))
+        else:
+            time.sleep(rng.uniform(0.0, 0.4))
+        if child.poll() is not None:
+            _, err = child.communicate()
+            pytest.fail(f"the child stopped by itself: {err.decode()[-2000:]}")
+        child.send_signal(signal.SIGKILL)
+        child.communicate()
+        assert child.returncode == -signal.SIGKILL
+
+    seen = [line for line in acked.read_text().splitlines() if line]
+    assert kills_after_ready >= 150
+    assert len(seen) > KILLS, "too few sales completed to prove anything"
+
+    path = data_dir / "ledger.sqlite3"
+    conn = sqlite3.connect(str(path))
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        stored = [r[0] for r in conn.execute("SELECT id FROM sales")]
+        assert len(stored) == len(set(stored)), "a sale is stored twice"
+        missing = set(seen) - set(stored)
+        assert not missing, f"{len(missing)} sales the cashier saw complete are missing"
+        assert len(seen) == len(set(seen))
+        seqs = [r[0] for r in conn.execute("SELECT seq FROM journal ORDER BY seq")]
+        assert seqs == list(range(1, len(seqs) + 1)), "the journal sequence has a gap"
+        sale_events = [
+            json.loads(r[0])["sale_id"]
+            for r in conn.execute("SELECT payload FROM journal WHERE type = 'sale.completed'")
+        ]
+        assert sorted(sale_events) == sorted(stored), "sales and their journal entries differ"
+        result = journal.verify(conn)
+        assert result.ok, result.problem
+        assert result.entries == len(seqs)
+    finally:
+        conn.close()
