@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image
 from test_web_support import (
@@ -67,8 +68,8 @@ def test_shopper_claims_on_a_phone_and_sees_points_and_a_changing_member_code(
     add_store(app, name="Berlin Mitte")
     lines = [("4006381333931", "Green tea 100 g", 2, 450), ("4006381333948", "Tea mug", 1, 1299)]
     total = 2 * 450 + 1299
-    with running_server(app) as base:
-        till = Till.enroll(app)
+    with running_server(app) as base, httpx.Client(base_url=base, timeout=30) as api:
+        till = Till.enroll(api, app)
         code, _entry = till.sell(lines)
         claim_path = url_path_of_claim(code)
         assert claim_path.startswith("/C/") and claim_path == claim_path.upper()

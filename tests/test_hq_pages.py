@@ -13,11 +13,13 @@ from sqlalchemy import insert, select
 from test_web_support import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
+    DATABASES,
     TestClient,
     Till,
     add_admin,
     add_store,
     csrf_from,
+    database_url,
     db_of,
     new_app,
 )
@@ -28,13 +30,15 @@ from sync.server import claims, schema, stores
 HQ_PAGES = ["/hq", "/hq/", "/hq/fleet", "/hq/problems"]
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> FastAPI:
-    app = new_app(tmp_path, login_attempts_allowed=3)
-    add_store(app, "S01", "Berlin Mitte", "EUR")
-    add_store(app, "S02", "Shanghai Nanjing Road", "CNY", timezone="Asia/Shanghai")
-    add_admin(app)
-    return app
+@pytest.fixture(params=DATABASES)
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FastAPI]:
+    with database_url(request.param, tmp_path) as url:
+        app = new_app(tmp_path, database_url=url, login_attempts_allowed=3)
+        add_store(app, "S01", "Berlin Mitte", "EUR")
+        add_store(app, "S02", "Shanghai Nanjing Road", "CNY", timezone="Asia/Shanghai")
+        add_admin(app)
+        yield app
+        db_of(app).dispose()
 
 
 @pytest.fixture
@@ -103,13 +107,13 @@ def test_admin_signs_in_and_out(client: TestClient, app: FastAPI) -> None:
 def test_dashboard_shows_today_last_30_days_share_claimed_online_and_top_products(
     client: TestClient, app: FastAPI
 ) -> None:
-    till = Till.enroll(app, "S01")
+    till = Till.enroll(client, app, "S01")
     now = datetime.now(UTC)
     claimed_code, _ = till.sell([("TEA", "Green tea", 2, 450), ("MUG", "Tea mug", 1, 1299)])
     till.sell([("BREAD", "Rye bread", 1, 1000)])
     till.sell([("SCARF", "Wool scarf", 2, 2500)], completed_at=now - timedelta(days=5))
     till.sell([("COAT", "Winter coat", 1, 19900)], completed_at=now - timedelta(days=40))  # too old to count
-    shanghai = Till.enroll(app, "S02")
+    shanghai = Till.enroll(client, app, "S02")
     shanghai.sell([("TEA", "Green tea", 1, 3800)], currency="CNY")
     with db_of(app).begin() as conn:
         shopper_id = conn.execute(
@@ -149,10 +153,10 @@ def test_dashboard_with_no_sales_shows_dashes_not_errors(client: TestClient) -> 
 
 
 def test_fleet_shows_last_sync_queue_clock_offset_and_revoked(client: TestClient, app: FastAPI) -> None:
-    busy = Till.enroll(app, "S01")
+    busy = Till.enroll(client, app, "S01")
     busy.push([busy.sale_entry([("TEA", "Green tea", 1, 450)])], queued=7, clock_ahead=timedelta(seconds=200))
-    revoked = Till.enroll(app, "S01")
-    idle = Till.enroll(app, "S02")  # enrolled, never synced
+    revoked = Till.enroll(client, app, "S01")
+    idle = Till.enroll(client, app, "S02")  # enrolled, never synced
     with db_of(app).begin() as conn:
         codes = dict(conn.execute(select(schema.terminals.c.id, schema.terminals.c.code)).all())
         stores.revoke_terminal(conn, terminal=codes[revoked.terminal_id], now=datetime.now(UTC))
@@ -173,7 +177,7 @@ def test_fleet_shows_last_sync_queue_clock_offset_and_revoked(client: TestClient
 
 
 def test_problems_page_lists_conflicts_and_quarantined_entries(client: TestClient, app: FastAPI) -> None:
-    till = Till.enroll(app, "S01")
+    till = Till.enroll(client, app, "S01")
     _code, sale = till.sell([("TEA", "Green tea", 1, 450)])
     bad = till.entry("sale.completed", {"not": "a sale"})
     till.push([bad], expect="quarantined")

@@ -10,7 +10,17 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
-from test_web_support import TestClient, Till, add_store, csrf_from, db_of, new_app, url_path_of_claim
+from test_web_support import (
+    DATABASES,
+    TestClient,
+    Till,
+    add_store,
+    csrf_from,
+    database_url,
+    db_of,
+    new_app,
+    url_path_of_claim,
+)
 
 from sync.codes import make_claim_code, verify_member_code
 from sync.server import schema
@@ -30,11 +40,13 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> FastAPI:
-    app = new_app(tmp_path, login_attempts_allowed=3, login_window_seconds=600)
-    add_store(app)
-    return app
+@pytest.fixture(params=DATABASES)
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FastAPI]:
+    with database_url(request.param, tmp_path) as url:
+        app = new_app(tmp_path, database_url=url, login_attempts_allowed=3, login_window_seconds=600)
+        add_store(app)
+        yield app
+        db_of(app).dispose()
 
 
 @pytest.fixture
@@ -44,8 +56,8 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def till(app: FastAPI) -> Till:
-    return Till.enroll(app)
+def till(client: TestClient, app: FastAPI) -> Till:
+    return Till.enroll(client, app)
 
 
 def count(app: FastAPI, table: str) -> int:

@@ -1,13 +1,15 @@
 """Helpers for the shopper and head-office page tests (no tests here).
 
-A real pos-central app on a real SQLite file: a store, an admin, and :class:`Till` terminals
-enrolled with a real enrollment code that push real, hash-chained journal entries through the
-server's own ingest (the code behind ``/v1/push``), each sale carrying a claim code made with the
-terminal's claim key, exactly as a terminal prints it.
+A real pos-central app on a real SQLite file (or a fresh PostgreSQL database): a store, an admin,
+and :class:`Till` terminals enrolled through the real ``POST /v1/enroll`` that push real,
+hash-chained journal entries through ``POST /v1/push``, each sale carrying a claim code made with
+the terminal's claim key, exactly as a terminal prints it. The HTTP client is either a TestClient
+(in-process) or an ``httpx.Client`` pointed at a real uvicorn on a real port.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import socket
 import threading
@@ -21,11 +23,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 import uvicorn
+from central_fixtures import fresh_postgres_url, postgres_available
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI
 
-from sync.codes import ClaimCode, claim_url, make_claim_code
+from sync.codes import ClaimCode, claim_url, load_public_key, make_claim_code
 from sync.protocol import (
     GENESIS_HASH,
     PROTOCOL_VERSION,
@@ -39,7 +44,6 @@ from sync.protocol import (
 from sync.server import stores
 from sync.server.app import create_app
 from sync.server.db import Database
-from sync.server.push import ingest
 from sync.server.settings import ServerSettings
 
 with warnings.catch_warnings():
@@ -52,10 +56,28 @@ ADMIN_PASSWORD = "head-office-secret"
 PUBLIC_URL = "http://shop.storelink.example"
 
 
-def new_app(tmp_path: Path, *, public_url: str = PUBLIC_URL, **settings: Any) -> FastAPI:
-    """A pos-central app on a fresh SQLite file in ``tmp_path``."""
-    url = f"sqlite:///{tmp_path / 'central.sqlite3'}"
+def new_app(
+    tmp_path: Path, *, public_url: str = PUBLIC_URL, database_url: str = "", **settings: Any
+) -> FastAPI:
+    """A pos-central app on ``database_url``, or on a fresh SQLite file in ``tmp_path``."""
+    url = database_url or f"sqlite:///{tmp_path / 'central.sqlite3'}"
     return create_app(ServerSettings(database_url=url, public_url=public_url, **settings))
+
+
+#: Parametrize an app fixture with these so every page test runs on SQLite and on PostgreSQL.
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def database_url(kind: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh SQLite file, or a fresh PostgreSQL database dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'central.sqlite3'}"
+        return
+    if not postgres_available():
+        pytest.skip("PostgreSQL on 127.0.0.1:5432 is not reachable")
+    with fresh_postgres_url() as url:
+        yield url
 
 
 def db_of(app: FastAPI) -> Database:
@@ -101,25 +123,35 @@ def uuid7_text() -> str:
 
 @dataclass
 class Till:
-    """An enrolled terminal pushing real journal entries."""
+    """A terminal enrolled through the real API, pushing real journal entries."""
 
-    app: FastAPI
+    client: httpx.Client
     terminal_id: int
     token: str
     claim_key: bytes
+    server_public_key: bytes
     seq: int = 0
     head: str = GENESIS_HASH
     receipts: int = 0
     pushed: list[JournalEntry] = field(default_factory=list)
 
     @classmethod
-    def enroll(cls, app: FastAPI, store_code: str = "S01") -> Till:
-        """Enroll a terminal at ``store_code`` with a fresh enrollment code."""
-        code = enrollment_code(app, store_code)
-        with db_of(app).begin() as conn:
-            terminal = stores.enroll_terminal(conn, code=code, terminal_name="Till", now=datetime.now(UTC))
+    def enroll(cls, client: httpx.Client, app: FastAPI, store_code: str = "S01") -> Till:
+        """Enroll a terminal at ``store_code`` with a fresh enrollment code, through ``/v1/enroll``."""
+        request = {
+            "code": enrollment_code(app, store_code),
+            "terminal_name": "Till",
+            "protocol_version": PROTOCOL_VERSION,
+        }
+        answer = client.post("/v1/enroll", json=request)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
         return cls(
-            app=app, terminal_id=terminal.terminal_id, token=terminal.token, claim_key=terminal.claim_key
+            client=client,
+            terminal_id=body["terminal_id"],
+            token=body["token"],
+            claim_key=base64.b64decode(body["claim_key"]),
+            server_public_key=base64.b64decode(body["server_public_key"]),
         )
 
     def claim_code(self, today: date | None = None, ttl_days: int = 30) -> ClaimCode:
@@ -131,9 +163,8 @@ class Till:
         )
 
     def public_key(self) -> Ed25519PublicKey:
-        """The server's member-code key, as a terminal gets it at enrollment."""
-        key: Ed25519PublicKey = self.app.state.signing_key.public_key()
-        return key
+        """The server's member-code key, as this terminal got it at enrollment."""
+        return load_public_key(self.server_public_key)
 
     def sale_entry(
         self,
@@ -210,8 +241,13 @@ class Till:
             queued=queued,
             client_time=(datetime.now(UTC) + clock_ahead).isoformat(),
         )
-        with db_of(self.app).begin() as conn:
-            answer = ingest(conn, terminal_id=self.terminal_id, request=request, now=datetime.now(UTC))
+        response = self.client.post(
+            "/v1/push",
+            content=request.model_dump_json(),
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        assert response.status_code == 200, response.text
+        answer = PushResponse.model_validate_json(response.text)
         self.pushed.extend(entries)
         assert all(r.status == expect for r in answer.results), answer
         return answer
