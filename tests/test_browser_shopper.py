@@ -8,23 +8,30 @@ sees a claim made before its sale reached head office turn into a purchase after
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image
 from test_web_support import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
     Till,
+    add_admin,
+    add_shopper,
     add_store,
+    db_of,
     new_app,
     running_server,
     url_path_of_claim,
 )
 
 from sync.codes import verify_member_code
+from sync.server import claims
 from sync.server.push import points_for
 
 pytestmark = [
@@ -86,7 +93,6 @@ def test_shopper_claims_on_a_phone_and_sees_points_and_a_changing_member_code(
         assert "21.99" in page.inner_text("#purchase-total")
         earns = points_for(total, "EUR")
         assert str(earns) in page.inner_text("#purchase-points")
-        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(tmp_path / "claim.png"), full_page=True)
 
         # Create an account right there; the purchase joins it.
@@ -155,6 +161,58 @@ def test_shopper_claims_on_a_phone_and_sees_points_and_a_changing_member_code(
         assert purchases.count("added from receipt") == 2
         context.close()
 
-    # Screenshots for the docs, kept only from a run that passed every check above.
-    shutil.copyfile(tmp_path / "claim.png", DOCS_IMAGES / "claim-page.png")
-    shutil.copyfile(tmp_path / "account.png", DOCS_IMAGES / "account-page.png")
+    keep_screenshots(tmp_path, {"claim.png": "claim-page.png", "account.png": "account-page.png"})
+
+
+def keep_screenshots(tmp_path: Path, names: dict[str, str]) -> None:
+    """Copy screenshots into docs/images when asked (STORELINK_SCREENSHOTS=1), after every check passed.
+
+    Off by default so a test run never rewrites files tracked in git.
+    """
+    if os.environ.get("STORELINK_SCREENSHOTS") != "1":
+        return
+    DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+    for taken, kept in names.items():
+        shutil.copyfile(tmp_path / taken, DOCS_IMAGES / kept)
+
+
+def test_head_office_signs_in_and_sees_sales_chart_and_fleet(browser: object, tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    add_store(app, "S01", "Berlin Mitte")
+    add_store(app, "S02", "Hamburg Jungfernstieg")
+    add_admin(app)
+    now = datetime.now(UTC)
+    with running_server(app) as base, httpx.Client(base_url=base, timeout=30) as api:
+        berlin = Till.enroll(api, app, "S01")
+        hamburg = Till.enroll(api, app, "S02")
+        codes = []
+        for days in range(0, 30, 3):
+            code, _ = berlin.sell(
+                [("TEA", "Green tea 100 g", 1 + days % 4, 450), ("MUG", "Tea mug", 1, 1299)],
+                completed_at=now - timedelta(days=days),
+            )
+            codes.append(code)
+            hamburg.sell([("SCARF", "Wool scarf", 1, 2500)], completed_at=now - timedelta(days=days))
+        shopper_id = add_shopper(app)
+        with db_of(app).begin() as conn:
+            for code in codes[::2]:  # every other Berlin receipt was added to an online account
+                claims.claim_purchase(conn, code.text, shopper_id, now)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        response = page.goto(base + "/hq")
+        assert response is not None and page.url.endswith("/hq/signin")
+        page.fill("#hq-email", ADMIN_EMAIL)
+        page.fill("#hq-password", ADMIN_PASSWORD)
+        page.click("#hq-signin")
+        page.wait_for_url("**/hq")
+        assert page.inner_text('#store-S01 [data-figure="month-sales"]') == "10"
+        assert page.inner_text('#store-S01 [data-figure="today-online"]') == "100 %"
+        assert page.inner_text('#store-S02 [data-figure="month-online"]') == "0 %"
+        assert page.locator("#store-S01 svg.chart rect.bar").count() >= 10
+        page.screenshot(path=str(tmp_path / "hq.png"), full_page=True)
+        page.click("text=Fleet")
+        page.wait_for_url("**/hq/fleet")
+        assert page.locator("#fleet tbody tr").count() == 2
+        context.close()
+    keep_screenshots(tmp_path, {"hq.png": "hq-dashboard.png"})

@@ -29,6 +29,7 @@ import uvicorn
 from central_fixtures import fresh_postgres_url, postgres_available
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI
+from sqlalchemy import insert
 
 from sync.codes import ClaimCode, claim_url, load_public_key, make_claim_code
 from sync.protocol import (
@@ -41,10 +42,11 @@ from sync.protocol import (
     chain_hash,
     entry_body,
 )
-from sync.server import stores
+from sync.server import schema, stores
 from sync.server.app import create_app
 from sync.server.db import Database
 from sync.server.settings import ServerSettings
+from sync.server.web.accounts import hash_password
 
 with warnings.catch_warnings():
     # Starlette 1.x warns at import that it would rather drive httpx2; httpx works and is what we ship.
@@ -106,6 +108,22 @@ def add_admin(app: FastAPI, email: str = ADMIN_EMAIL, password: str = ADMIN_PASS
         return stores.add_admin(
             conn, email=email, password=password, display_name="Head office", now=datetime.now(UTC)
         )
+
+
+def add_shopper(app: FastAPI, email: str = "mia@example.org", password: str = "correct horse battery") -> int:
+    """A shopper account made the way sign-up makes it; returns its id (the member id)."""
+    with db_of(app).begin() as conn:
+        shopper_id: int = conn.execute(
+            insert(schema.shoppers)
+            .values(
+                email=email,
+                password_hash=hash_password(password),
+                display_name="",
+                created_at=datetime.now(UTC),
+            )
+            .returning(schema.shoppers.c.id)
+        ).scalar_one()
+    return shopper_id
 
 
 def enrollment_code(app: FastAPI, store_code: str = "S01") -> str:
