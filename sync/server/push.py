@@ -9,6 +9,7 @@ durable.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sync.codes import CodeError, verify_claim_code
+from sync.codes import CodeError, parse_claim_code, verify_claim_code
 from sync.protocol import (
     ChangeKind,
     EntryResult,
@@ -83,6 +84,9 @@ class _Batch:
         self.nonces: set[str] = set()
         self.stock: dict[str, int] = {}
         self.movements: list[dict[str, Any]] = []
+        #: Sale ids and claim nonces of this batch the server already held before it.
+        self.held_sale_ids: set[str] = set()
+        self.held_nonces: set[str] = set()
 
 
 def ingest(conn: Connection, *, terminal_id: int, request: PushRequest, now: datetime) -> PushResponse:
@@ -119,6 +123,7 @@ def ingest(conn: Connection, *, terminal_id: int, request: PushRequest, now: dat
     )
 
     batch = _Batch()
+    _prefetch(conn, batch, request.entries)
     results: list[EntryResult] = []
     for entry in request.entries:
         known = by_event.get(entry.event_id)
@@ -192,6 +197,28 @@ def ingest(conn: Connection, *, terminal_id: int, request: PushRequest, now: dat
     return PushResponse(results=results, high_seq=high, server_time=iso(now))
 
 
+def _prefetch(conn: Connection, batch: _Batch, entries: list[JournalEntry]) -> None:
+    """Look up in two queries which of the batch's sales and claim codes the server already holds."""
+    sale_ids: set[str] = set()
+    nonces: set[str] = set()
+    for entry in entries:
+        if entry.type in SALE_KINDS:
+            sale_id = entry.payload.get("sale_id")
+            if isinstance(sale_id, str) and len(sale_id) <= 36:
+                sale_ids.add(sale_id)
+            code = entry.payload.get("claim_code")
+            if isinstance(code, str):
+                with contextlib.suppress(CodeError):
+                    nonces.add(parse_claim_code(code).nonce_hex)
+    sales = schema.sales
+    if sale_ids:
+        batch.held_sale_ids = set(conn.execute(select(sales.c.id).where(sales.c.id.in_(sale_ids))).scalars())
+    if nonces:
+        batch.held_nonces = set(
+            conn.execute(select(sales.c.claim_nonce).where(sales.c.claim_nonce.in_(nonces))).scalars()
+        )
+
+
 def _result(entry: JournalEntry, status: EntryStatus, reason: str | None) -> EntryResult:
     return EntryResult(seq=entry.seq, event_id=entry.event_id, status=status, reason=reason)
 
@@ -245,10 +272,7 @@ def _apply(
     ):
         return f"sale {sale.sale_id} is already recorded under another event"
     nonce = _claim_nonce(sale, terminal, completed_at.date())
-    if nonce is not None and (
-        nonce in batch.nonces
-        or conn.execute(select(schema.sales.c.id).where(schema.sales.c.claim_nonce == nonce)).first()
-    ):
+    if nonce is not None and (nonce in batch.nonces or nonce in batch.held_nonces):
         nonce = None  # a code printed twice: the first sale keeps it
     batch.sale_ids.add(sale.sale_id)
     if nonce:
@@ -441,21 +465,26 @@ def _apply_stock(
 ) -> list[tuple[str, int]]:
     """Add ``deltas`` to the store's on-hand figures; returns the new figures.
 
-    Skus are taken in sorted order so two pushes of one store never lock rows in opposite orders.
+    Skus go in sorted order so two pushes of one store never lock rows in opposite orders.
     """
     table = schema.stock
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    levels = []
-    for sku in sorted(deltas):
+    levels: list[tuple[str, int]] = []
+    skus = sorted(deltas)
+    for start in range(0, len(skus), 500):
+        chunk = skus[start : start + 500]
         stmt = dialect_insert(table).values(
-            store_id=store_id, sku=sku, on_hand_milli=deltas[sku], updated_at=now
+            [
+                {"store_id": store_id, "sku": sku, "on_hand_milli": deltas[sku], "updated_at": now}
+                for sku in chunk
+            ]
         )
         upsert = stmt.on_conflict_do_update(
             index_elements=[table.c.store_id, table.c.sku],
-            set_={"on_hand_milli": table.c.on_hand_milli + deltas[sku], "updated_at": now},
-        ).returning(table.c.on_hand_milli)
-        levels.append((sku, int(conn.execute(upsert).scalar_one())))
-    return levels
+            set_={"on_hand_milli": table.c.on_hand_milli + stmt.excluded.on_hand_milli, "updated_at": now},
+        ).returning(table.c.sku, table.c.on_hand_milli)
+        levels.extend((row.sku, int(row.on_hand_milli)) for row in conn.execute(upsert))
+    return sorted(levels)
 
 
 def _insert_ignoring_duplicates(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
