@@ -14,6 +14,7 @@ from test_web_support import (
     DATABASES,
     TestClient,
     Till,
+    add_shopper,
     add_store,
     csrf_from,
     database_url,
@@ -413,3 +414,29 @@ def test_nothing_a_client_sends_gets_a_5xx(
     answer = getattr(client, method)(path, follow_redirects=False, **kwargs)
     assert 300 <= answer.status_code < 500, (answer.status_code, answer.text[:200])
     assert "evil.example" not in answer.headers.get("location", "")
+
+
+def test_signing_in_on_the_claim_page_adds_the_purchase_to_the_existing_account(
+    client: TestClient, till: Till, app: FastAPI
+) -> None:
+    add_shopper(app, "leo@example.org", PASSWORD)
+    code, _ = till.sell(TEA)
+    page = client.get(f"/C/{code.text}")
+    form = {"email": "leo@example.org", "claim": code.text, "csrf_token": csrf_from(page.text)}
+    wrong = client.post("/account/signin", data=form | {"password": "not it at all"})
+    # A wrong password shows the claim page again, with the purchase and the reason.
+    assert wrong.status_code == 401
+    assert "Email or password is wrong." in wrong.text and "Green tea 100 g" in wrong.text
+    assert count(app, "claims") == 0
+    answer = client.post("/account/signin", data=form | {"password": PASSWORD}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/account?added=ready"
+    assert re.search(r'id="points-balance">21<', client.get("/account").text)
+
+
+def test_account_page_speaks_the_shoppers_language(client: TestClient, till: Till) -> None:
+    code, _ = till.sell(TEA)
+    sign_up(client, claim=code.text)
+    german = client.get("/account", headers={"Accept-Language": "de"}).text
+    assert "Ihr Mitgliedscode" in german and "Punktestand" in german and "21,99" in german
+    chinese = client.get("/account", headers={"Accept-Language": "zh-TW"}).text
+    assert "您的会员码" in chinese and "积分余额" in chinese

@@ -129,6 +129,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "member code scanned": ("Mitgliedscode gescannt", "已扫描会员码"),
     "points": ("Punkte", "积分"),
     "Items": ("Artikel", "商品"),
+    "No connection: this code stays valid for two minutes.": (
+        "Keine Verbindung: dieser Code bleibt zwei Minuten gültig.",
+        "无网络连接：此码在两分钟内有效。",
+    ),
     "Page not found": ("Seite nicht gefunden", "页面未找到"),
     "Sign in to see your account.": (
         "Melden Sie sich an, um Ihr Konto zu sehen.",
