@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -60,6 +61,22 @@ def browser() -> Iterator[object]:
             chromium.close()
 
 
+def watch_for_problems(page: Any) -> list[str]:
+    """Collect script errors, console errors (CSP violations among them) and requests leaving 127.0.0.1."""
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
+    page.on(
+        "request",
+        lambda request: (
+            None
+            if request.url.startswith(("http://127.0.0.1:", "data:", "about:"))
+            else problems.append(f"request off the server: {request.url}")
+        ),
+    )
+    return problems
+
+
 def decode_qr(png: Path) -> str:
     import zxingcpp
 
@@ -84,6 +101,7 @@ def test_shopper_claims_on_a_phone_and_sees_points_and_a_changing_member_code(
         context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)  # type: ignore[attr-defined]
         page = context.new_page()
         page.set_default_timeout(20_000)
+        problems = watch_for_problems(page)
 
         # The receipt QR opens the claim page: the purchase, its points, and the account forms.
         response = page.goto(base + claim_path)
@@ -159,6 +177,7 @@ def test_shopper_claims_on_a_phone_and_sees_points_and_a_changing_member_code(
         purchases = page.inner_text("#purchases")
         assert "Waiting for the store to sync" not in purchases
         assert purchases.count("added from receipt") == 2
+        assert problems == [], problems
         context.close()
 
     keep_screenshots(tmp_path, {"claim.png": "claim-page.png", "account.png": "account-page.png"})
@@ -200,6 +219,7 @@ def test_head_office_signs_in_and_sees_sales_chart_and_fleet(browser: object, tm
         context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
         page = context.new_page()
         page.set_default_timeout(20_000)
+        problems = watch_for_problems(page)
         response = page.goto(base + "/hq")
         assert response is not None and page.url.endswith("/hq/signin")
         page.fill("#hq-email", ADMIN_EMAIL)
@@ -214,5 +234,6 @@ def test_head_office_signs_in_and_sees_sales_chart_and_fleet(browser: object, tm
         page.click("text=Fleet")
         page.wait_for_url("**/hq/fleet")
         assert page.locator("#fleet tbody tr").count() == 2
+        assert problems == [], problems
         context.close()
     keep_screenshots(tmp_path, {"hq.png": "hq-dashboard.png"})
