@@ -128,6 +128,8 @@ class SecretStore:
         self._keyring: Any = _usable_keyring() if choice != "file" else None
         # Each data dir has its own entries, so two terminals on one machine (demo, tests) do not mix.
         self._user_prefix = str(data_dir.resolve())
+        # Secrets are read on every sale (the claim key); keep them after the first read.
+        self._cache: dict[str, str] = {}
 
     @property
     def where(self) -> str:
@@ -137,6 +139,14 @@ class SecretStore:
         return str(self.data_dir / SECRETS_FILE)
 
     def get(self, name: str) -> str | None:
+        if name in self._cache:
+            return self._cache[name]
+        value = self._get_stored(name)
+        if value is not None:
+            self._cache[name] = value
+        return value
+
+    def _get_stored(self, name: str) -> str | None:
         if self._keyring is not None:
             try:
                 value: str | None = self._keyring.get_password(KEYRING_SERVICE, f"{self._user_prefix}:{name}")
@@ -147,6 +157,7 @@ class SecretStore:
         return self._read_file().get(name)
 
     def set(self, name: str, value: str) -> None:
+        self._cache[name] = value
         if self._keyring is not None:
             try:
                 self._keyring.set_password(KEYRING_SERVICE, f"{self._user_prefix}:{name}", value)
