@@ -326,7 +326,7 @@ def forget_failures(conn: Connection, key: str) -> None:
 def find_account(conn: Connection, kind: SessionKind, email: str) -> Any | None:
     """The shopper or admin row with ``email`` (already normalised), or None."""
     accounts = table("shoppers" if kind == "shopper" else "admins")
-    return conn.execute(select(accounts).where(func.lower(accounts.c.email) == email)).first()
+    return conn.execute(select(accounts).where(accounts.c.email == email)).first()
 
 
 def account_email(conn: Connection, kind: SessionKind, subject_id: int) -> str | None:
