@@ -17,7 +17,7 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 from pydantic import ValidationError
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sync.codes import CodeError, parse_claim_code, verify_claim_code
@@ -32,7 +32,7 @@ from sync.protocol import (
     SalePayload,
 )
 from sync.server import schema
-from sync.server.changes import NewChange, record_standalone
+from sync.server.changes import NewChange, bulk_insert, record_standalone
 from sync.server.errors import describe_validation_errors
 
 log = logging.getLogger(__name__)
@@ -266,10 +266,7 @@ def _apply(
         return f"currency {sale.currency} is not the store's currency {store.currency}"
     if kind is None:
         return None
-    if (
-        sale.sale_id in batch.sale_ids
-        or conn.execute(select(schema.sales.c.id).where(schema.sales.c.id == sale.sale_id)).first()
-    ):
+    if sale.sale_id in batch.sale_ids or sale.sale_id in batch.held_sale_ids:
         return f"sale {sale.sale_id} is already recorded under another event"
     nonce = _claim_nonce(sale, terminal, completed_at.date())
     if nonce is not None and (nonce in batch.nonces or nonce in batch.held_nonces):
@@ -387,11 +384,11 @@ def _write(conn: Connection, batch: _Batch, store_id: int, now: datetime) -> Non
         _insert_ignoring_duplicates(conn, schema.conflicts, batch.conflicts)
     if batch.sales:
         _settle_members(conn, batch)
-        conn.execute(insert(schema.sales), [s.row for s in batch.sales])
-        conn.execute(insert(schema.sale_lines), [line for s in batch.sales for line in s.lines])
+        bulk_insert(conn, schema.sales, [s.row for s in batch.sales])
+        bulk_insert(conn, schema.sale_lines, [line for s in batch.sales for line in s.lines])
         tenders = [t for s in batch.sales for t in s.tenders]
         if tenders:
-            conn.execute(insert(schema.sale_tenders), tenders)
+            bulk_insert(conn, schema.sale_tenders, tenders)
         claims = schema.claims
         for sale in batch.sales:
             if sale.claim_id is not None:
@@ -399,10 +396,10 @@ def _write(conn: Connection, batch: _Batch, store_id: int, now: datetime) -> Non
                     update(claims).where(claims.c.id == sale.claim_id).values(sale_id=sale.row["id"])
                 )
     if batch.journal:
-        conn.execute(insert(schema.journal), batch.journal)
+        bulk_insert(conn, schema.journal, batch.journal)
     if batch.stock:
         levels = _apply_stock(conn, store_id, batch.stock, now)
-        conn.execute(insert(schema.stock_movements), batch.movements)
+        bulk_insert(conn, schema.stock_movements, batch.movements)
         record_standalone(
             conn,
             [
@@ -468,23 +465,33 @@ def _apply_stock(
     Skus go in sorted order so two pushes of one store never lock rows in opposite orders.
     """
     table = schema.stock
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    levels: list[tuple[str, int]] = []
     skus = sorted(deltas)
-    for start in range(0, len(skus), 500):
-        chunk = skus[start : start + 500]
-        stmt = dialect_insert(table).values(
-            [
-                {"store_id": store_id, "sku": sku, "on_hand_milli": deltas[sku], "updated_at": now}
-                for sku in chunk
-            ]
+    if conn.dialect.name == "postgresql":
+        # Two array parameters instead of a parameter per row: the statement stays short.
+        rows = conn.execute(
+            text(
+                "INSERT INTO stock (store_id, sku, on_hand_milli, updated_at) "
+                "SELECT :store_id, u.sku, u.delta, :now "
+                "FROM unnest(CAST(:skus AS text[]), CAST(:deltas AS bigint[])) AS u(sku, delta) ORDER BY u.sku "
+                "ON CONFLICT (store_id, sku) DO UPDATE SET on_hand_milli = stock.on_hand_milli + "
+                "excluded.on_hand_milli, updated_at = excluded.updated_at RETURNING sku, on_hand_milli"
+            ),
+            {"store_id": store_id, "now": now, "skus": skus, "deltas": [deltas[s] for s in skus]},
         )
-        upsert = stmt.on_conflict_do_update(
-            index_elements=[table.c.store_id, table.c.sku],
-            set_={"on_hand_milli": table.c.on_hand_milli + stmt.excluded.on_hand_milli, "updated_at": now},
-        ).returning(table.c.sku, table.c.on_hand_milli)
-        levels.extend((row.sku, int(row.on_hand_milli)) for row in conn.execute(upsert))
-    return sorted(levels)
+        return sorted((row.sku, int(row.on_hand_milli)) for row in rows)
+    stmt = sqlite.insert(table)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[table.c.store_id, table.c.sku],
+        set_={
+            "on_hand_milli": table.c.on_hand_milli + stmt.excluded.on_hand_milli,
+            "updated_at": stmt.excluded.updated_at,
+        },
+    ).returning(table.c.sku, table.c.on_hand_milli)
+    result = conn.execute(
+        upsert,
+        [{"store_id": store_id, "sku": sku, "on_hand_milli": deltas[sku], "updated_at": now} for sku in skus],
+    )
+    return sorted((row.sku, int(row.on_hand_milli)) for row in result)
 
 
 def _insert_ignoring_duplicates(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
