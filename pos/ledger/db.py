@@ -10,8 +10,8 @@ Promises:
   is committed or none of it. One writer also sidesteps the WAL race of the SQLite 3.40 bundled
   with this Python when two connections write or checkpoint at once.
 * Readers use their own read-only connection per thread (:meth:`Ledger.read`).
-* At open: the SQLite version is logged, a quick integrity check runs (a failure raises
-  :class:`LedgerDamaged` naming the newest backup), a backup is taken before any pending migration,
+* At open: the SQLite version is logged, a quick integrity check of everything but the catalog
+  runs (a failure raises :class:`LedgerDamaged` naming the newest backup), a backup is taken before any pending migration,
   the migrations run, and a backup is taken once a day while the ledger is open.
 """
 
@@ -100,9 +100,33 @@ def newest_backup(data_dir: Path) -> Path | None:
 
 
 def quick_check(conn: sqlite3.Connection) -> list[str]:
-    """``PRAGMA quick_check``: an empty list when the file is sound, else SQLite's complaints."""
+    """``PRAGMA quick_check`` of the whole file: empty when it is sound, else SQLite's complaints."""
     rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check").fetchall()]
     return [] if rows == ["ok"] else rows
+
+
+#: Tables the start-up check leaves out: the catalog is most of the file (a 1,000,000-product
+#: catalog takes a second to check) and head office can send it again. The full check runs in
+#: ``pos ledger verify`` and :meth:`Ledger.integrity_problems`.
+_CATALOG_TABLES = ("products", "barcodes", "stock")
+
+
+def start_check(conn: sqlite3.Connection) -> list[str]:
+    """``PRAGMA quick_check`` of every table but the catalog's (sales, journal, staff, shifts ...)."""
+    names = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'products_fts%'"
+            " AND name NOT LIKE 'sqlite_%'"
+        )
+        if r[0] not in _CATALOG_TABLES
+    ]
+    problems: list[str] = []
+    for name in names:
+        rows = [str(r[0]) for r in conn.execute(f'PRAGMA quick_check("{name}")').fetchall()]
+        if rows != ["ok"]:
+            problems.extend(rows)
+    return problems
 
 
 def backup_to(conn: sqlite3.Connection, data_dir: Path, reason: str, now: datetime) -> Path:
@@ -193,7 +217,7 @@ class Ledger:
         existed = self.path.exists() and self.path.stat().st_size > 0
         try:
             conn = _connect(self.path, writer=True)
-            problems = quick_check(conn) if existed else []
+            problems = start_check(conn) if existed else []
         except sqlite3.DatabaseError as exc:
             problems = [str(exc)]
             conn = None
