@@ -205,3 +205,23 @@ def test_a_raw_tool_cannot_sneak_an_update_past_the_triggers(tmp_path: Path) -> 
         opened.transact(lambda db: journal.append(db, EventType.DRAWER_OPENED, {"reason": "x"}))
     with raw_connection(tmp_path / "ledger.sqlite3") as conn, pytest.raises(sqlite3.IntegrityError):
         conn.execute("UPDATE journal SET type = 'cash.out'")
+
+
+def test_a_damaged_catalog_does_not_stop_the_till_but_the_full_check_reports_it(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path) as first:
+        first.transact(
+            lambda db: db.conn.executemany(
+                "INSERT INTO products (sku, name, price, tax_rate, unit, updated_at) VALUES (?, ?, 100, '7', 'piece', 'x')",
+                [(f"S{n:05d}", f"Product {n} " + "y" * 100) for n in range(3000)],
+            )
+        )
+    path = tmp_path / "ledger.sqlite3"
+    with raw_connection(path) as conn:
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'products'").fetchone()[0]
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+    raw = bytearray(path.read_bytes())
+    raw[(root - 1) * page : root * page] = b"\xa5" * page
+    path.write_bytes(bytes(raw))
+    # The catalog can be sent again by head office; the sales and the journal are what must be sound.
+    with Ledger.open(tmp_path, daily_backup=False) as opened:
+        assert opened.integrity_problems() != []
