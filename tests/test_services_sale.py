@@ -465,3 +465,21 @@ def test_any_cash_sale_journals_a_payload_that_adds_up(
     assert sum(t.amount for t in payload.tenders) == payload.total + payload.rounding
     assert payload.change == extra_cash >= 0
     assert journal.verify(terminal.ledger.read().conn).ok
+
+
+def test_a_price_override_needs_a_manager_and_journals_old_and_new_price(terminal: Terminal) -> None:
+    s = sale.start_sale(terminal)
+    line = sale.scan(terminal, s, "5012345678900").line
+    assert line is not None
+    with pytest.raises(ApprovalNeeded):
+        sale.override_price(terminal, s, line.line_id, 500)
+    with pytest.raises(ServiceError, match="Not a price"):
+        sale.override_price(terminal, s, line.line_id, -1, manager_pin=MANAGER_PIN)
+    assert s.totals().total == 990
+    sale.override_price(terminal, s, line.line_id, 500, manager_pin=MANAGER_PIN)
+    assert s.totals().total == 500
+    last = entries(terminal)[-1]
+    assert last.type == EventType.MANAGER_OVERRIDE
+    assert (
+        last.payload["details"]["old_unit_price"] == 990 and last.payload["details"]["new_unit_price"] == 500
+    )

@@ -17,7 +17,7 @@ does not pay for the sync client):
               ``close_shift(counted, manager_pin=)``, ``cash_in``, ``cash_out(manager_pin=)``,
               ``open_drawer(reason)``.
 ``sale``      ``start_sale(training=)``, ``set_next_quantity``, ``scan(text) -> ScanResult``,
-              ``add_product(sku)``, ``set_quantity``, ``remove_line``, ``discount_line`` /
+              ``add_product(sku)``, ``set_quantity``, ``remove_line``, ``override_price``, ``discount_line`` /
               ``discount_sale`` (``manager_pin=``), ``begin_payment``, ``tender_cash`` /
               ``tender_card`` / ``tender_voucher``, ``remove_tender``,
               ``complete_sale -> CompletedSale``, ``void_sale``, ``last_sale_outcome``,

@@ -313,6 +313,43 @@ def discount_sale(
     return s.sale.totals()
 
 
+def override_price(
+    terminal: Terminal, s: SaleInProgress, line_id: int, unit_price: int, *, manager_pin: str | None = None
+) -> SaleLine:
+    """Change a line's unit price (minor units). A cashier needs ``manager_pin``; the approval is
+    journaled as ``override.approved`` with the old and new price."""
+    _open(s)
+    cashier = terminal.require_cashier()
+    try:
+        line = s.sale.line(line_id)
+    except SaleError as exc:
+        raise ServiceError(str(exc)) from exc
+    if isinstance(unit_price, bool) or not isinstance(unit_price, int) or not 0 <= unit_price <= 10**10:
+        raise ServiceError(f"Not a price: {unit_price!r}.")
+    approver: StaffMember | None = cashier if cashier.role == "manager" else None
+    if needs_approval(Action.PRICE_OVERRIDE, cashier.role):
+        if manager_pin is None:
+            raise ApprovalNeeded(Action.PRICE_OVERRIDE.value, "Changing a price needs a manager's PIN.")
+        approver = approver_for(terminal, Action.PRICE_OVERRIDE, manager_pin)
+    assert approver is not None
+    details = {
+        "sale_id": s.sale_id,
+        "sku": line.product.sku,
+        "old_unit_price": line.product.unit_price,
+        "new_unit_price": unit_price,
+    }
+    payload = override_payload(terminal, Action.PRICE_OVERRIDE, approver, details)
+    stamp = terminal.stamp()
+    terminal.ledger.transact(
+        lambda db: journal.append(db, EventType.MANAGER_OVERRIDE, payload, occurred_at=stamp)
+    )
+    s.approved_by = approver.id
+    try:
+        return s.sale.override_price(line_id, unit_price)
+    except SaleError as exc:  # pragma: no cover - checked above
+        raise ServiceError(str(exc)) from exc
+
+
 def _percent_text(percent: Any) -> str:
     return str(round(Decimal(percent.numerator) / Decimal(percent.denominator), 2))
 
