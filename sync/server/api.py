@@ -156,21 +156,21 @@ def enroll(body: EnrollRequest, request: Request) -> Enrollment:
 def push(body: PushRequest, request: Request, credentials: Credentials) -> PushResponse:
     """Store a batch of journal entries; the answer is committed and says what became of each."""
     check_protocol(body.protocol_version)
-    with request.app.state.limits.push_slot():
-        terminal = _authenticate(request, credentials)
-        for attempt in range(3):
-            try:
-                with _db(request).begin() as conn:
-                    return ingest(conn, terminal_id=terminal.id, request=body, now=utcnow())
-            except IntegrityError:
-                # Another terminal stored the same event id or sale at the same moment: take the
-                # batch again, now seeing theirs.
-                if attempt == 2:
-                    raise
-            except DBAPIError as exc:
-                if not _is_transient(exc) or attempt == 2:
-                    raise
-            time.sleep(0.05 * (attempt + 1))
+    # The concurrency cap (limits.PushGate) was passed before the body was read.
+    terminal = _authenticate(request, credentials)
+    for attempt in range(3):
+        try:
+            with _db(request).begin() as conn:
+                return ingest(conn, terminal_id=terminal.id, request=body, now=utcnow())
+        except IntegrityError:
+            # Another terminal stored the same event id or sale at the same moment: take the
+            # batch again, now seeing theirs.
+            if attempt == 2:
+                raise
+        except DBAPIError as exc:
+            if not _is_transient(exc) or attempt == 2:
+                raise
+        time.sleep(0.05 * (attempt + 1))
     raise AssertionError("unreachable")
 
 

@@ -15,7 +15,7 @@ from sync.protocol import MAX_BATCH_BYTES, PROTOCOL_VERSION
 from sync.server import api, keys
 from sync.server.db import Database
 from sync.server.errors import BodyLimit, install_error_handlers
-from sync.server.limits import Limits
+from sync.server.limits import Limits, PushGate
 from sync.server.settings import ServerSettings, default_database_url
 
 
@@ -49,6 +49,7 @@ def create_app(settings: ServerSettings, db: Database | None = None) -> FastAPI:
     install_error_handlers(app)
     # Room above the batch limit for the envelope; anything larger is refused unread.
     app.add_middleware(BodyLimit, max_bytes=MAX_BATCH_BYTES + 64 * 1024)
+    app.add_middleware(PushGate, limits=app.state.limits)
     app.include_router(api.router)
     app.include_router(web.router)
     return app

@@ -7,8 +7,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sync.server.errors import ApiError
+from sync.server.errors import ApiError, error_response
 from sync.server.settings import ServerSettings
 
 
@@ -54,3 +55,26 @@ class Limits:
             yield
         finally:
             self._pushes.release()
+
+
+class PushGate:
+    """ASGI middleware: a push beyond the concurrency cap gets 429 before its body is even read.
+
+    Parsing and validating a 500-entry batch costs CPU; a thousand terminals reconnecting at once
+    must not spend it on requests that will be turned away anyway.
+    """
+
+    def __init__(self, app: Any, limits: Limits, path: str = "/v1/push") -> None:
+        self.app = app
+        self.limits = limits
+        self.path = path
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        try:
+            with self.limits.push_slot():
+                await self.app(scope, receive, send)
+        except ApiError as exc:
+            await error_response(exc.status, exc.error, exc.detail, exc.headers)(scope, receive, send)

@@ -28,7 +28,7 @@ class ServerSettings:
     #: Pushes processed at once across all terminals; more get 429 with Retry-After.
     max_concurrent_pushes: int = 8
     #: Seconds a terminal is told to wait after a 429.
-    retry_after_seconds: int = 2
+    retry_after_seconds: int = 1
     #: Longest long-poll wait on /v1/changes, seconds.
     max_wait_seconds: float = 30.0
     #: Sign-in attempts allowed per e-mail (and per client address) in ``login_window_seconds``.
