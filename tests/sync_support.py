@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,7 +18,7 @@ from typing import Any
 import httpx
 import sqlite_utils
 import uuid_utils
-from central_fixtures import LiveServer, add_store, live_server
+from central_fixtures import LiveServer, add_store, free_port, live_server
 from sqlalchemy import func, select
 
 from pos.ledger import journal, sales
@@ -267,6 +270,9 @@ def record_sales(
     sale ``i`` at ``t0 + i * step``."""
 
     def job(db: sqlite_utils.Database, first: int, n: int) -> None:
+        # Write first, so a concurrent writer in another process (pos sync) is waited for; see
+        # pos.services.syncing._write_first (the ledger begins its transactions deferred).
+        db.execute("UPDATE sync_state SET id = id WHERE id = 1")
         for i in range(first, first + n):
             payload = sale_payload(i, total=total(i), tender=tender(i))
             payload["lines"][0]["sku"] = sku
@@ -319,3 +325,71 @@ def terminal_totals(terminal: Terminal) -> dict[tuple[str, str], tuple[int, int]
     )
     code = terminal.settings.store_code
     return {(code, str(kind)): (int(n), int(amount)) for kind, n, amount in rows}
+
+
+_SERVE_SCRIPT = """
+import json, sys
+import uvicorn
+from sync.server.app import create_app
+from sync.server.settings import ServerSettings
+url, port, extra = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+settings = ServerSettings(database_url=url, host="127.0.0.1", port=port,
+                          public_url=f"http://127.0.0.1:{port}", secure_cookies=False, **extra)
+uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+"""
+
+
+@dataclass
+class ServerProcess:
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+
+@contextlib.contextmanager
+def server_process(
+    database_url: str, *, command: list[str] | None = None, **settings: Any
+) -> Iterator[ServerProcess]:
+    """pos-central in its own process on a free port (``command`` given: that command line, with
+    ``{port}`` and ``{database}`` filled in -- e.g. the real ``pos-central serve``)."""
+    port = free_port()
+    if command is not None:
+        argv = [part.format(port=port, database=database_url) for part in command]
+    else:
+        argv = [sys.executable, "-c", _SERVE_SCRIPT, database_url, str(port), json.dumps(settings)]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"the server exited: {process.stderr.read().decode() if process.stderr else ''}"
+                )
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server did not start in 60 s")
+            time.sleep(0.1)
+        yield ServerProcess(url, port, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr:
+            process.stderr.close()
+
+
+def catalog_csv(count: int, generation: int) -> str:
+    """A catalog of ``count`` products whose prices say which ``generation`` of prices they are."""
+    lines = ["sku,name,price,tax_rate,barcodes,unit"]
+    for i in range(count):
+        cents = generation * 100_000 + i
+        lines.append(f"P{i:05d},Product {i},{cents // 100}.{cents % 100:02d},19,,piece")
+    return "\n".join(lines) + "\n"

@@ -88,6 +88,7 @@ class LedgerSyncStore:
 
     def record_push(self, high_seq: int, flagged: list[EntryResult]) -> None:
         def job(db: sqlite_utils.Database) -> None:
+            _write_first(db)
             state.acknowledge(db, high_seq, _stamp())
             if flagged:
                 kept = _setting(db, FLAGGED_KEY, [])
@@ -112,7 +113,7 @@ class LedgerSyncStore:
 
     def apply_changes_page(self, page: ChangesPage) -> None:
         try:
-            self.ledger.transact(lambda db: apply_page(db, page, _stamp()))
+            self.ledger.transact(lambda db: _writing(db, apply_page, page, _stamp()))
         except (KeyError, TypeError, ValueError) as exc:
             # Rolled back whole, cursor included: the next round asks for the same page again.
             raise Rejected(
@@ -134,10 +135,25 @@ class LedgerSyncStore:
             return None  # written by a build that no longer matches; the next round rewrites it
 
     def save_status(self, status: SyncStatus) -> None:
-        self.ledger.transact(lambda db: state.put_settings(db, {STATUS_KEY: status.to_json()}))
+        self.ledger.transact(lambda db: _writing(db, state.put_settings, {STATUS_KEY: status.to_json()}))
 
     def lock(self) -> AbstractContextManager[bool]:
         return sync_lock(self.ledger.data_dir).hold(0)
+
+
+def _write_first(db: sqlite_utils.Database) -> None:
+    """Take the ledger's write lock as this transaction's first step.
+
+    The writer opens transactions with a deferred BEGIN; one that reads first and writes later
+    cannot wait for another process's write (SQLITE_BUSY_SNAPSHOT: "database is locked") -- and
+    ``pos sync`` is another process while the app runs. Writing first makes SQLite wait
+    (busy_timeout) for the lock instead."""
+    db.execute("UPDATE sync_state SET id = id WHERE id = 1")
+
+
+def _writing(db: sqlite_utils.Database, job: Callable[..., None], *args: Any) -> None:
+    _write_first(db)
+    job(db, *args)
 
 
 def _setting(db: sqlite_utils.Database, key: str, default: Any) -> Any:
