@@ -107,49 +107,24 @@ def demo(ctx: click.Context, data_dir: Path | None) -> None:
     raise SystemExit(main_demo(root_dir))
 
 
-@cli.command()
-@click.option(
-    "--server", "server_url", required=True, help="The central server's URL, e.g. https://central.example"
-)
-@click.option("--code", required=True, help="The single-use enrollment code IT created.")
-@click.option("--name", "terminal_name", default="", help="A name for this terminal (default: host name).")
-@data_dir_option
-@click.pass_context
-def enroll(ctx: click.Context, server_url: str, code: str, terminal_name: str, data_dir: Path | None) -> None:
-    """Enroll this terminal with the central server (once)."""
-    try:
-        from pos.services.syncing import EnrollmentError
-        from pos.services.syncing import enroll as do_enroll
-    except ImportError:
-        _fail("enrollment is not available yet in this build")
-    with _terminal(ctx, data_dir) as terminal:
-        try:
-            result = do_enroll(terminal, server_url, code, terminal_name=terminal_name)
-        except EnrollmentError as exc:
-            _fail(str(exc))
-        click.echo(
-            f"Enrolled as terminal {result.terminal_code} (id {result.terminal_id}) "
-            f"of store {result.store.code} {result.store.name}."
-        )
+def _not_yet(name: str, what: str) -> click.Command:
+    @click.command(name=name, help=f"{what} (not available in this build).")
+    @data_dir_option
+    def command(data_dir: Path | None) -> None:
+        _fail(f"{what.lower()} is not available yet in this build")
+
+    return command
 
 
-@cli.command()
-@data_dir_option
-@click.pass_context
-def sync(ctx: click.Context, data_dir: Path | None) -> None:
-    """Push queued events and pull changes now, then print a summary."""
-    try:
-        from pos.services.syncing import EnrollmentError, sync_once
-    except ImportError:
-        _fail("sync is not available yet in this build")
-    with _terminal(ctx, data_dir) as terminal:
-        try:
-            report = sync_once(terminal)
-        except EnrollmentError as exc:
-            _fail(str(exc))
-        click.echo(report.summary())
-        if not report.ok:
-            raise SystemExit(1)
+try:
+    # The sync helper's commands (pos/cli_sync.py): enrollment and a sync round on demand.
+    from pos.cli_sync import enroll as _enroll
+    from pos.cli_sync import sync as _sync
+except ImportError:
+    _enroll = _not_yet("enroll", "Enroll this terminal with the central server")
+    _sync = _not_yet("sync", "Push queued events and pull changes now")
+cli.add_command(_enroll, "enroll")
+cli.add_command(_sync, "sync")
 
 
 @cli.command()
