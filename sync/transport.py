@@ -124,6 +124,9 @@ class Chaos:
     delay: float = 0.0
     max_delay: float = 0.05
     seed: int = 0
+    #: A reset in the request falls within its first this many bytes; in the answer, likewise.
+    reset_request_within: int = 65536
+    reset_answer_within: int = 1024
 
 
 @dataclass
@@ -204,7 +207,8 @@ class ChaosProxy:
         with contextlib.ExitStack() as stack:
             stack.enter_context(client)
             chaos = self.chaos
-            reset_after: int | None = None
+            reset_up: int | None = None
+            reset_down: int | None = None
             delay = 0.0
             if chaos is not None:
                 with self._lock:
@@ -214,7 +218,12 @@ class ChaosProxy:
                         _reset(client)
                         return
                     if self._rng.random() < chaos.reset:
-                        reset_after = self._rng.randrange(0, 4096)
+                        # Half the resets hit the request (the server never commits), half the
+                        # answer (the server committed; the terminal never hears it).
+                        if self._rng.random() < 0.5:
+                            reset_up = self._rng.randrange(0, chaos.reset_request_within)
+                        else:
+                            reset_down = self._rng.randrange(0, chaos.reset_answer_within)
                     if self._rng.random() < chaos.delay:
                         delay = self._rng.uniform(0, chaos.max_delay)
                         self.stats.delays += 1
@@ -224,10 +233,15 @@ class ChaosProxy:
                 _reset(client)
                 return
             stack.enter_context(server)
-            self._pump(client, server, reset_after, delay)
+            self._pump(client, server, reset_up, reset_down, delay)
 
     def _pump(
-        self, client: socket.socket, server: socket.socket, reset_after: int | None, delay: float
+        self,
+        client: socket.socket,
+        server: socket.socket,
+        reset_up: int | None,
+        reset_down: int | None,
+        delay: float,
     ) -> None:
         up = down = 0
         cut: Cut | None = None
@@ -266,7 +280,7 @@ class ChaosProxy:
                     if limit is not None and up + len(data) > limit:
                         self._cut_now(server, client, data[: limit - up], up=limit, down=down)
                         return
-                    if reset_after is not None and up + down + len(data) > reset_after:
+                    if reset_up is not None and up + len(data) > reset_up:
                         self._reset_both(client, server)
                         return
                     server.sendall(data)
@@ -276,7 +290,7 @@ class ChaosProxy:
                     if limit is not None and down + len(data) > limit:
                         self._cut_now(client, server, data[: limit - down], up=up, down=limit)
                         return
-                    if reset_after is not None and up + down + len(data) > reset_after:
+                    if reset_down is not None and down + len(data) > reset_down:
                         self._reset_both(client, server)
                         return
                     client.sendall(data)
