@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from sync.codes import public_key_bytes
@@ -75,6 +75,15 @@ def check_protocol(version: int) -> None:
 
 
 def _authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Terminal:
+    """The terminal behind the bearer token (401 otherwise); counts the call and notes it was seen."""
+    with _db(request).begin() as conn:
+        return authenticate_in(conn, request, credentials, mark_seen=True)
+
+
+def authenticate_in(
+    conn: Connection, request: Request, credentials: HTTPAuthorizationCredentials | None, *, mark_seen: bool
+) -> Terminal:
+    """:func:`_authenticate` inside the caller's transaction."""
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise ApiError(
             401,
@@ -84,19 +93,17 @@ def _authenticate(request: Request, credentials: HTTPAuthorizationCredentials | 
         )
     terms = schema.terminals
     now = utcnow()
-    with _db(request).begin() as conn:
-        row = conn.execute(
-            select(terms.c.id, terms.c.store_id, terms.c.code, terms.c.revoked_at).where(
-                terms.c.token_hash == sha256_hex(credentials.credentials)
-            )
-        ).first()
-        if row is None:
-            raise ApiError(401, "unknown_token", "this token is not known: enroll the terminal again")
-        if row.revoked_at is not None:
-            raise ApiError(
-                401, "terminal_revoked", f"terminal {row.code} was revoked by head office: call IT"
-            )
-        request.app.state.limits.take(row.id)
+    row = conn.execute(
+        select(terms.c.id, terms.c.store_id, terms.c.code, terms.c.revoked_at).where(
+            terms.c.token_hash == sha256_hex(credentials.credentials)
+        )
+    ).first()
+    if row is None:
+        raise ApiError(401, "unknown_token", "this token is not known: enroll the terminal again")
+    if row.revoked_at is not None:
+        raise ApiError(401, "terminal_revoked", f"terminal {row.code} was revoked by head office: call IT")
+    request.app.state.limits.take(row.id)
+    if mark_seen:
         conn.execute(
             update(terms)
             .where(
@@ -156,11 +163,12 @@ def enroll(body: EnrollRequest, request: Request) -> Enrollment:
 def push(body: PushRequest, request: Request, credentials: Credentials) -> PushResponse:
     """Store a batch of journal entries; the answer is committed and says what became of each."""
     check_protocol(body.protocol_version)
-    # The concurrency cap (limits.PushGate) was passed before the body was read.
-    terminal = _authenticate(request, credentials)
+    # The concurrency cap (limits.PushGate) was passed before the body was read. The token is
+    # checked in the same transaction that stores the batch (push records last_seen itself).
     for attempt in range(3):
         try:
             with _db(request).begin() as conn:
+                terminal = authenticate_in(conn, request, credentials, mark_seen=False)
                 return ingest(conn, terminal_id=terminal.id, request=body, now=utcnow())
         except IntegrityError:
             # Another terminal stored the same event id or sale at the same moment: take the

@@ -23,6 +23,26 @@ class Limits:
         self._buckets: dict[int, tuple[float, float]] = {}
         self._lock = threading.Lock()
         self._pushes = threading.BoundedSemaphore(settings.max_concurrent_pushes)
+        self.max_busy_wait = max(self.retry_after, settings.max_busy_retry_after_seconds)
+        self._window_start = time.monotonic()
+        self._served = 0
+        self._turned_away = 0
+        self._busy_wait = self.retry_after
+
+    def _busy_retry_after(self, *, served: bool) -> int:
+        """Seconds a turned-away push is told to wait: longer while many more are turned away than
+        served, so a reconnecting fleet spreads its retries instead of hammering the server."""
+        with self._lock:
+            now = time.monotonic()
+            if served:
+                self._served += 1
+            else:
+                self._turned_away += 1
+            if now - self._window_start >= 1.0:
+                ratio = self._turned_away / max(1, self._served)
+                self._busy_wait = max(self.retry_after, min(self.max_busy_wait, math.ceil(ratio / 4)))
+                self._window_start, self._served, self._turned_away = now, 0, 0
+            return self._busy_wait
 
     def take(self, terminal_id: int) -> None:
         """Spend one request of ``terminal_id``'s bucket, or raise 429 saying when to come back."""
@@ -45,12 +65,14 @@ class Limits:
     def push_slot(self) -> Iterator[None]:
         """Hold one of the push slots, or raise 429 at once when all are taken."""
         if not self._pushes.acquire(blocking=False):
+            wait = self._busy_retry_after(served=False)
             raise ApiError(
                 429,
                 "server_busy",
-                "the server is taking in other terminals' pushes; retry shortly",
-                headers={"Retry-After": str(self.retry_after)},
+                f"the server is taking in other terminals' pushes; retry in {wait} s",
+                headers={"Retry-After": str(wait)},
             )
+        self._busy_retry_after(served=True)
         try:
             yield
         finally:

@@ -27,8 +27,10 @@ class ServerSettings:
     terminal_burst: int = 40
     #: Pushes processed at once across all terminals; more get 429 with Retry-After.
     max_concurrent_pushes: int = 8
-    #: Seconds a terminal is told to wait after a 429.
+    #: Seconds a terminal is told to wait after a 429 ...
     retry_after_seconds: int = 1
+    #: ... and the most it is told while far more pushes are turned away than served.
+    max_busy_retry_after_seconds: int = 10
     #: Longest long-poll wait on /v1/changes, seconds.
     max_wait_seconds: float = 30.0
     #: Sign-in attempts allowed per e-mail (and per client address) in ``login_window_seconds``.
