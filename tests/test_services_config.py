@@ -98,3 +98,20 @@ def test_store_settings_are_checked_before_they_are_stored(tmp_path: Path) -> No
         )
     finally:
         again.ledger.close()
+
+
+def test_a_bad_stored_setting_is_ignored_rather_than_stopping_the_till(tmp_path: Path) -> None:
+    from pos.ledger import state
+
+    terminal = new_terminal(tmp_path)
+    try:
+        terminal.ledger.transact(
+            lambda db: state.put_settings(db, {"currency": "USD", "tax_mode": "sometimes", "sync.status": {}})
+        )
+    finally:
+        terminal.ledger.close()
+    again = new_terminal(tmp_path)
+    try:
+        assert (again.settings.currency, again.settings.tax_mode) == ("USD", "inclusive")
+    finally:
+        again.ledger.close()

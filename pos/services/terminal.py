@@ -144,8 +144,21 @@ class Terminal:
 
 def _settings_from_ledger(ledger: Ledger, config: TerminalConfig) -> StoreSettings:
     stored = state.get_settings(ledger.read())
+    values: dict[str, Any] = {}
+    known = set(StoreSettings.__dataclass_fields__)
     base = {"store_code": config.store_code, "store_name": config.store_name, **config.store_defaults}
-    return StoreSettings.from_mapping({**base, **stored})
+    # One bad value (from a newer server, or a hand-edited file) must not stop the till opening:
+    # it is logged and the rest apply.
+    for key, value in [*base.items(), *stored.items()]:
+        if key not in known:
+            continue
+        try:
+            StoreSettings.from_mapping({**values, key: value})
+        except (TypeError, ValueError) as exc:
+            log.error("store setting %s=%r ignored: %s", key, value, exc)
+            continue
+        values[key] = value
+    return StoreSettings.from_mapping(values)
 
 
 def open_terminal(
