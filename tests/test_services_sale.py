@@ -483,3 +483,25 @@ def test_a_price_override_needs_a_manager_and_journals_old_and_new_price(termina
     assert (
         last.payload["details"]["old_unit_price"] == 990 and last.payload["details"]["new_unit_price"] == 500
     )
+
+
+def test_voiding_a_paid_sale_needs_a_manager_and_refunds_it_whole_once(terminal: Terminal) -> None:
+    done = quick_sale(terminal, "5012345678900")
+    with pytest.raises(ApprovalNeeded) as caught:
+        returns.void_paid_sale(terminal, done.receipt_no)
+    assert caught.value.action == "void_after_payment"
+    voided = returns.void_paid_sale(terminal, done.receipt_no, manager_pin=MANAGER_PIN)
+    assert voided.refund == done.total
+    with pytest.raises(ServiceError, match="already returned"):
+        returns.void_paid_sale(terminal, done.receipt_no, manager_pin=MANAGER_PIN)
+    assert shift.expected_cash(terminal) == 10_000  # the float: sold and refunded in cash
+
+
+def test_cash_rounding_rounds_what_is_paid_in_cash(terminal: Terminal) -> None:
+    set_store_settings(terminal, cash_increment=5)
+    s = sale.start_sale(terminal)
+    sale.scan(terminal, s, "4006381333931")  # 1.99
+    sale.tender_cash(terminal, s)
+    done = sale.complete_sale(terminal, s)
+    assert (done.payload["total"], done.payload["rounding"]) == (199, 1)
+    assert done.payload["tenders"][0]["amount"] == 200

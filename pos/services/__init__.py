@@ -22,7 +22,8 @@ does not pay for the sync client):
               ``tender_card`` / ``tender_voucher``, ``remove_tender``,
               ``complete_sale -> CompletedSale``, ``void_sale``, ``last_sale_outcome``,
               ``acknowledge_interrupted_sale``, ``reprint_last_receipt``, ``find_sale``.
-``returns``   ``start_return(code)``, ``set_return_quantity``, ``complete_return(manager_pin=)``.
+``returns``   ``start_return(code)``, ``set_return_quantity``, ``complete_return(manager_pin=)``,
+              ``void_paid_sale(code, manager_pin=)``.
 ``catalog``   ``import_catalog(path, on_progress=)``, ``search_products(text, limit)``,
               ``product_by_barcode``.
 ``reports``   ``terminal_status``, ``verify_ledger(data_dir)``, ``export_rows(data_dir, what)``.

@@ -80,8 +80,12 @@ def complete_return(
     manager_pin: str | None = None,
     refund_kind: str = "cash",
     reference: str | None = None,
+    action: Action = Action.RETURN,
 ) -> CompletedReturn:
-    """Pay back the chosen lines and record the return durably (manager approval needed)."""
+    """Pay back the chosen lines and record the return durably (manager approval needed).
+
+    ``action`` names what the manager approves (a return, or a void after payment).
+    """
     if r.completed_receipt_no is not None:
         raise ServiceError("This return is already complete.")
     cashier = terminal.require_cashier()
@@ -92,10 +96,11 @@ def complete_return(
     except ValueError as exc:
         raise ServiceError(f"Unknown refund kind {refund_kind!r}: use cash, card or voucher.") from exc
     approver = None
-    if needs_approval(Action.RETURN, cashier.role):
+    if needs_approval(action, cashier.role):
         if manager_pin is None:
-            raise ApprovalNeeded(Action.RETURN.value, "A return needs a manager's PIN.")
-        approver = approver_for(terminal, Action.RETURN, manager_pin)
+            what = "A return" if action is Action.RETURN else "Voiding a paid sale"
+            raise ApprovalNeeded(action.value, f"{what} needs a manager's PIN.")
+        approver = approver_for(terminal, action, manager_pin)
     else:
         approver = cashier
     stamp = terminal.stamp()
@@ -143,3 +148,27 @@ def complete_return(
     done = terminal.ledger.transact(job)
     r.completed_receipt_no = done.receipt_no
     return done
+
+
+def void_paid_sale(
+    terminal: Terminal,
+    code: str,
+    *,
+    manager_pin: str | None = None,
+    refund_kind: str = "cash",
+    reference: str | None = None,
+) -> CompletedReturn:
+    """Void a sale after payment (receipt number or claim code): everything not yet returned is
+    returned and refunded in one ``return.completed`` entry; a manager approves."""
+    r = start_return(terminal, code)
+    r.ret.return_all()
+    if not r.ret.lines:
+        raise ServiceError("Everything on this receipt was already returned.")
+    return complete_return(
+        terminal,
+        r,
+        manager_pin=manager_pin,
+        refund_kind=refund_kind,
+        reference=reference,
+        action=Action.VOID_AFTER_PAYMENT,
+    )
