@@ -224,8 +224,10 @@ def remove_line(s: SaleInProgress, line_id: int) -> SaleLine:
 
 
 def parse_discount(text: str) -> Discount:
-    """ "10%" -> 10 percent; "2.50" -> an amount is NOT accepted here (use Discount.of_amount with
-    minor units); a bare "10" means percent. ServiceError for anything else."""
+    """A percent discount typed as "10%", "10" or "7.5%"; ServiceError for anything else.
+
+    Amounts are made with ``Discount.of_amount(minor_units)`` (parse with pos.domain.money).
+    """
     cleaned = (text or "").strip().rstrip("%").strip()
     try:
         return Discount.of_percent(cleaned)
