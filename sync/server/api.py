@@ -208,6 +208,8 @@ async def changes_feed(
     deadline = time.monotonic() + min(wait, request.app.state.settings.max_wait_seconds)
 
     def read() -> changes.Page:
+        with _db(request).begin() as conn:
+            changes.publish_stock(conn)
         with _db(request).engine.connect() as conn:
             return changes.read_page(conn, store_id=terminal.store_id, after=after, limit=limit)
 

@@ -246,3 +246,46 @@ def read_page(conn: Connection, *, store_id: int, after: int | None, limit: int)
     ]
     next_seq = rows[-1].seq if rows else start
     return Page(changes=changes, next_seq=next_seq, has_more=has_more, snapshot=snapshot)
+
+
+def publish_stock(conn: Connection, *, now: datetime | None = None, limit: int = 5000) -> int:
+    """Put stock figures that pushes changed into the feed; returns how many.
+
+    Pushes only mark a changed figure (``stock.feed_pending``) so they never wait for the feed
+    lock; whoever reads the feed publishes first. Rows a push is still writing are skipped (they
+    are published by the next call), so this never waits on a push either.
+    """
+    table = schema.stock
+    if conn.execute(select(table.c.sku).where(table.c.feed_pending.is_(True)).limit(1)).first() is None:
+        return 0
+    lock_feed(conn)
+    query = (
+        select(table.c.store_id, table.c.sku, table.c.on_hand_milli)
+        .where(table.c.feed_pending.is_(True))
+        .order_by(table.c.store_id, table.c.sku)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = conn.execute(query).all()
+    if not rows:
+        return 0
+    record_standalone(
+        conn,
+        [
+            NewChange(ChangeKind.STOCK, row.sku, {"on_hand_milli": row.on_hand_milli}, row.store_id)
+            for row in rows
+        ],
+        now=now,
+    )
+    by_store: dict[int, list[str]] = {}
+    for row in rows:
+        by_store.setdefault(row.store_id, []).append(row.sku)
+    for store_id, skus in by_store.items():
+        for start in range(0, len(skus), 500):
+            conn.execute(
+                update(table)
+                .where(table.c.store_id == store_id, table.c.sku.in_(skus[start : start + 500]))
+                .values(feed_pending=False)
+            )
+    return len(rows)

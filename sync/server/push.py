@@ -22,7 +22,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from sync.codes import CodeError, parse_claim_code, verify_claim_code
 from sync.protocol import (
-    ChangeKind,
     EntryResult,
     EntryStatus,
     EventType,
@@ -32,7 +31,7 @@ from sync.protocol import (
     SalePayload,
 )
 from sync.server import schema
-from sync.server.changes import NewChange, bulk_insert, record_standalone
+from sync.server.changes import bulk_insert
 from sync.server.errors import describe_validation_errors
 
 log = logging.getLogger(__name__)
@@ -398,16 +397,8 @@ def _write(conn: Connection, batch: _Batch, store_id: int, now: datetime) -> Non
     if batch.journal:
         bulk_insert(conn, schema.journal, batch.journal)
     if batch.stock:
-        levels = _apply_stock(conn, store_id, batch.stock, now)
+        _apply_stock(conn, store_id, batch.stock, now)
         bulk_insert(conn, schema.stock_movements, batch.movements)
-        record_standalone(
-            conn,
-            [
-                NewChange(ChangeKind.STOCK, sku, {"on_hand_milli": on_hand}, store_id)
-                for sku, on_hand in levels
-            ],
-            now=now,
-        )
 
 
 def _settle_members(conn: Connection, batch: _Batch) -> None:
@@ -460,7 +451,10 @@ def _settle_members(conn: Connection, batch: _Batch) -> None:
 def _apply_stock(
     conn: Connection, store_id: int, deltas: dict[str, int], now: datetime
 ) -> list[tuple[str, int]]:
-    """Add ``deltas`` to the store's on-hand figures; returns the new figures.
+    """Add ``deltas`` to the store's on-hand figures and mark them for the change feed.
+
+    The feed gets them from :func:`sync.server.changes.publish_stock`, outside this transaction:
+    pushes then never queue behind one another for the feed lock.
 
     Skus go in sorted order so two pushes of one store never lock rows in opposite orders.
     """
@@ -470,11 +464,12 @@ def _apply_stock(
         # Two array parameters instead of a parameter per row: the statement stays short.
         rows = conn.execute(
             text(
-                "INSERT INTO stock (store_id, sku, on_hand_milli, updated_at) "
-                "SELECT :store_id, u.sku, u.delta, :now "
+                "INSERT INTO stock (store_id, sku, on_hand_milli, updated_at, feed_pending) "
+                "SELECT :store_id, u.sku, u.delta, :now, true "
                 "FROM unnest(CAST(:skus AS text[]), CAST(:deltas AS bigint[])) AS u(sku, delta) ORDER BY u.sku "
                 "ON CONFLICT (store_id, sku) DO UPDATE SET on_hand_milli = stock.on_hand_milli + "
-                "excluded.on_hand_milli, updated_at = excluded.updated_at RETURNING sku, on_hand_milli"
+                "excluded.on_hand_milli, updated_at = excluded.updated_at, feed_pending = true "
+                "RETURNING sku, on_hand_milli"
             ),
             {"store_id": store_id, "now": now, "skus": skus, "deltas": [deltas[s] for s in skus]},
         )
@@ -485,11 +480,21 @@ def _apply_stock(
         set_={
             "on_hand_milli": table.c.on_hand_milli + stmt.excluded.on_hand_milli,
             "updated_at": stmt.excluded.updated_at,
+            "feed_pending": True,
         },
     ).returning(table.c.sku, table.c.on_hand_milli)
     result = conn.execute(
         upsert,
-        [{"store_id": store_id, "sku": sku, "on_hand_milli": deltas[sku], "updated_at": now} for sku in skus],
+        [
+            {
+                "store_id": store_id,
+                "sku": sku,
+                "on_hand_milli": deltas[sku],
+                "updated_at": now,
+                "feed_pending": True,
+            }
+            for sku in skus
+        ],
     )
     return sorted((row.sku, int(row.on_hand_milli)) for row in result)
 

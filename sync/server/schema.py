@@ -32,6 +32,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -202,6 +204,14 @@ stock = Table(
     Column("sku", String(64), primary_key=True),
     Column("on_hand_milli", BigInteger, nullable=False, default=0),
     Column("updated_at", UTCDateTime, nullable=False),
+    #: The figure changed and is not in the change feed yet (see ``changes.publish_stock``).
+    Column("feed_pending", Boolean, nullable=False, default=False, server_default=false()),
+    Index(
+        "ix_stock_feed_pending",
+        "feed_pending",
+        postgresql_where=text("feed_pending"),
+        sqlite_where=text("feed_pending"),
+    ),
 )
 
 stock_movements = Table(
