@@ -18,7 +18,7 @@ import pytest
 from ledger_support import SMALL_CATALOG, new_terminal
 
 from pos.ledger import journal
-from pos.services import staff
+from pos.services import sale, staff
 from pos.services.catalog import import_catalog
 
 KILLS = 200
@@ -92,5 +92,19 @@ def test_no_acknowledged_sale_is_lost_or_doubled_after_200_sigkills(tmp_path: Pa
         result = journal.verify(conn)
         assert result.ok, result.problem
         assert result.entries == len(seqs)
+        (last_receipt,) = conn.execute(
+            "SELECT receipt_no FROM sales ORDER BY receipt_seq DESC LIMIT 1"
+        ).fetchone()
     finally:
         conn.close()
+    # What the cashier is told at the next start matches what is in the ledger.
+    terminal = new_terminal(data_dir)
+    try:
+        outcome = sale.last_sale_outcome(terminal)
+        assert outcome is not None
+        if outcome.completed:
+            assert outcome.receipt_no == last_receipt
+        else:
+            assert outcome.sale_id not in stored
+    finally:
+        terminal.ledger.close()
