@@ -239,6 +239,15 @@ def add_product(db: Database, sku: str, *, name: str = "", price: int = 1999, ta
         )
 
 
+def set_stock(db: Database, store_code: str, sku: str, on_hand_milli: int) -> None:
+    """Set one on-hand figure as a stock count would (the change reaches the store's feed)."""
+    from sync.server.catalog import import_stock
+
+    amount = f"{on_hand_milli / 1000:.3f}"
+    with db.begin() as conn:
+        import_stock(conn, f"sku,on_hand\n{sku},{amount}\n", store_code=store_code, now=utcnow())
+
+
 # --- terminals -------------------------------------------------------------------------------------
 
 
