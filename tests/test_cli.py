@@ -213,3 +213,9 @@ def test_a_damaged_ledger_is_reported_with_the_backup_to_restore(tmp_path: Path)
     result = CliRunner().invoke(cli, ["status", "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "integrity check" in result.output and "backups" in result.output
+
+
+def test_export_and_verify_without_a_ledger_say_so(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["export", "--format", "jsonl", "--data-dir", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "no ledger" in result.output
+    assert not (tmp_path / "none").exists()  # nothing was created
