@@ -300,7 +300,18 @@ def run_once(args: argparse.Namespace) -> dict[str, float]:
         central = Path(sys.executable).with_name("pos-central")
         with tempfile.TemporaryFile() as log:
             server = subprocess.Popen(
-                [str(central), "serve", "--database", url, "--port", str(port), "--pool-size", "12"],
+                [
+                    str(central),
+                    "serve",
+                    "--database",
+                    url,
+                    "--port",
+                    str(port),
+                    "--pool-size",
+                    "12",
+                    "--workers",
+                    str(args.workers),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ},
@@ -356,6 +367,7 @@ def main() -> None:
     parser.add_argument("--sales", type=int, default=20, help="queued sales per terminal")
     parser.add_argument("--batch", type=int, default=50, help="entries per push")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1, help="pos-central serve --workers")
     args = parser.parse_args()
     print(
         f"central ingest on PostgreSQL: {args.terminals} terminals x {args.sales} sales, batches of {args.batch}"

@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
+import os
+from dataclasses import asdict, replace
 
 from fastapi import FastAPI
 
@@ -53,3 +55,19 @@ def create_app(settings: ServerSettings, db: Database | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(web.router)
     return app
+
+
+#: Environment variable through which ``pos-central serve --workers N`` hands settings to workers.
+SETTINGS_ENV = "POS_CENTRAL_SERVE_SETTINGS"
+
+
+def settings_to_environment(settings: ServerSettings) -> str:
+    """``settings`` as the JSON :func:`app_from_environment` reads (the secret key stays out)."""
+    values = {k: v for k, v in asdict(settings).items() if k != "secret_key"}
+    return json.dumps(values)
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one uvicorn worker process, from the settings its parent put in the environment."""
+    values = json.loads(os.environ.get(SETTINGS_ENV, "{}"))
+    return create_app(ServerSettings(**values))

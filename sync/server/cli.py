@@ -89,13 +89,24 @@ def main() -> None:
     default=10,
     show_default=True,
     type=click.IntRange(1, 200),
-    help="Database connections kept open.",
+    help="Database connections kept open (per worker).",
 )
-def serve(database: str | None, host: str, port: int, public_url: str | None, pool_size: int) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the port (PostgreSQL; use about one per CPU core).",
+)
+def serve(
+    database: str | None, host: str, port: int, public_url: str | None, pool_size: int, workers: int
+) -> None:
     """Run the server: terminal API, shopper pages and head-office pages."""
+    import os
+
     import uvicorn
 
-    from sync.server.app import create_app
+    from sync.server.app import SETTINGS_ENV, create_app, settings_to_environment
 
     settings = ServerSettings(
         database_url=database or default_database_url(),
@@ -105,9 +116,26 @@ def serve(database: str | None, host: str, port: int, public_url: str | None, po
         pool_size=pool_size,
         secure_cookies=(public_url or "").startswith("https://"),
     )
-    app = create_app(settings)
     click.echo(f"pos-central on http://{host}:{port} (public URL {settings.public_url})", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)
+    if workers == 1:
+        uvicorn.run(
+            create_app(settings), host=host, port=port, log_level="info", timeout_graceful_shutdown=10
+        )
+        return
+    # Migrate once here, so the worker processes starting together do not race to do it.
+    db = Database.from_url(settings.database_url, pool_size=1)
+    db.migrate()
+    db.dispose()
+    os.environ[SETTINGS_ENV] = settings_to_environment(settings)
+    uvicorn.run(
+        "sync.server.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_graceful_shutdown=10,
+    )
 
 
 @main.command()
