@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sqlite3
 import sys
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from pos.ui.customer_display import CustomerDisplay
@@ -22,6 +24,34 @@ from pos.ui.till import Till
 log = logging.getLogger(__name__)
 
 
+class MainThreadGarbageCollector(QObject):
+    """Python's cycle collector runs only here, on the UI thread, every few seconds (as Anki does).
+
+    Left alone it may run on the ledger's or the task runner's thread and free Qt objects there,
+    which crashes Qt. Reference counting still frees everything acyclic at once.
+    """
+
+    INTERVAL_MS = 5000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._was_enabled = gc.isenabled()
+        gc.disable()
+        self._timer = QTimer(self)
+        self._timer.setInterval(self.INTERVAL_MS)
+        self._timer.timeout.connect(self.collect)
+        self._timer.start()
+
+    def collect(self) -> None:
+        gc.collect()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        gc.collect()
+        if self._was_enabled:
+            gc.enable()
+
+
 @dataclass
 class Terminal:
     """The running GUI: its window, the customer display and the shared session."""
@@ -31,13 +61,19 @@ class Terminal:
     session: Session
     runner: TaskRunner
     till: Till
+    collector: MainThreadGarbageCollector
 
     def close(self) -> None:
-        """Close both windows, finish queued ledger work, then close the till."""
+        """Close both windows, finish queued ledger work, close the till, and free the Qt objects
+        on this (the UI) thread."""
         self.window.close()
         self.display.close()
         self.runner.close()
         self.till.close()
+        for widget in (self.window, self.display):
+            widget.deleteLater()
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        self.collector.stop()
 
 
 def application() -> QApplication:
@@ -57,6 +93,7 @@ def build_terminal(till: Till, *, language: str | None = None) -> Terminal:
     receipt use the store's language.
     """
     application()
+    collector = MainThreadGarbageCollector()
     store = till.store()
     set_language(normalise(language or store.language))
     runner = TaskRunner()
@@ -64,7 +101,9 @@ def build_terminal(till: Till, *, language: str | None = None) -> Terminal:
     display = CustomerDisplay(language=store.language, store_name=store.name)
     window = MainWindow(session, display)
     session.start()
-    return Terminal(window=window, display=display, session=session, runner=runner, till=till)
+    return Terminal(
+        window=window, display=display, session=session, runner=runner, till=till, collector=collector
+    )
 
 
 def run(open_till: Callable[[], Till], *, language: str | None = None) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QFont, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -291,7 +291,6 @@ class PaymentDialog(QDialog):
         self.pages.addWidget(self._build_done_page())
         layout = QVBoxLayout(self)
         layout.addWidget(self.pages)
-        QShortcut(QKeySequence(Qt.Key.Key_F8), self, self.pay_card)
         self.resize(980, 640)
         self.show_sale(session.sale)
 
@@ -367,6 +366,9 @@ class PaymentDialog(QDialog):
     def keyPressEvent(self, event: object) -> None:
         from PySide6.QtGui import QKeyEvent
 
+        if isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_F8:
+            self.pay_card()
+            return
         # On the done page, Enter starts the next sale (the amount field is hidden there).
         if (
             isinstance(event, QKeyEvent)
@@ -398,12 +400,15 @@ class PaymentDialog(QDialog):
         text = self.amount.text().strip() or None
         shown = text or self.session.sale.remaining or self.session.sale.total
         dialog = CardReferenceDialog(self, shown)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
-        reference = dialog.value()
         till = self.session.till
-        self._set_busy(True)
-        self.session.act("payment", lambda: till.pay_card(text, reference), self._paid, self._refused)
+
+        def approved() -> None:
+            reference = dialog.value()
+            self._set_busy(True)
+            self.session.act("payment", lambda: till.pay_card(text, reference), self._paid, self._refused)
+
+        dialog.accepted.connect(approved)
+        dialog.open()
 
     def _paid(self, step: PaymentStep) -> None:
         self._set_busy(False)
@@ -430,3 +435,44 @@ class PaymentDialog(QDialog):
         self.feedback.setText(str(error) if isinstance(error, TillError) else repr(error))
         set_role(self.feedback, "error")
         return False
+
+
+class OpenShiftDialog(QDialog):
+    """No shift is open on this till: count the opening float into the drawer and open one."""
+
+    def __init__(self, session: Session, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("openShiftDialog")
+        self.setWindowTitle(_("Open shift"))
+        self.session = session
+        prompt = label(
+            "openShiftPrompt",
+            _("No shift is open. Count the cash in the drawer and enter the opening float."),
+        )
+        prompt.setWordWrap(True)
+        self.amount = _line_edit("floatInput")
+        self.amount.setPlaceholderText("0.00")
+        self.amount.returnPressed.connect(self._confirm)
+        self.feedback = label("openShiftMessage", role="info")
+        keypad = Keypad("floatKeypad", lambda: self.amount, star=False)
+        buttons = QHBoxLayout()
+        buttons.addWidget(touch_button(_("Open shift"), "openShiftButton", self._confirm))
+        buttons.addWidget(touch_button(_("Cancel (Esc)"), "openShiftCancelButton", self.reject))
+        layout = QVBoxLayout(self)
+        layout.addWidget(prompt)
+        layout.addWidget(self.amount)
+        layout.addWidget(self.feedback)
+        layout.addWidget(keypad)
+        layout.addLayout(buttons)
+        self.amount.setFocus()
+
+    def _confirm(self) -> None:
+        text = self.amount.text().strip() or "0"
+        till = self.session.till
+
+        def failed(error: BaseException) -> bool:
+            self.feedback.setText(str(error))
+            set_role(self.feedback, "error")
+            return True
+
+        self.session.act("open_shift", lambda: till.open_shift(text), lambda _id: self.accept(), failed)

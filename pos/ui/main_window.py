@@ -4,7 +4,7 @@ and the Customer Display beside it. Everything refreshes from :attr:`Session.cha
 from __future__ import annotations
 
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QStackedWidget, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QHBoxLayout, QMainWindow, QStackedWidget, QWidget
 
 from pos.ui.customer_display import CustomerDisplay
 from pos.ui.i18n import _, forget_listener, on_language_changed
@@ -105,6 +105,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         forget_listener(self._language_listener)
+        for dialog in self.findChildren(QDialog):
+            dialog.close()
+        QApplication.instance().removeEventFilter(self.sale_screen.router)
         self.session.stop()
         self.display.close()
         super().closeEvent(event)

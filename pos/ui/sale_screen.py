@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, QPersistentModelIndex, Qt
-from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QComboBox,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pos.ui.dialogs import DiscountDialog, PaymentDialog, PinDialog, SearchDialog
+from pos.ui.dialogs import DiscountDialog, OpenShiftDialog, PaymentDialog, PinDialog, SearchDialog
 from pos.ui.i18n import N_, _
 from pos.ui.state import Session
 from pos.ui.views import LineView, NeedsManager, ProductHit, SaleView, ScanOutcome, TillError
@@ -75,25 +76,40 @@ class ScannerRouter(QObject):
     def __init__(self, screen: SaleScreen) -> None:
         super().__init__(screen)
         self.screen = screen
+        self._sending = False
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
             return False
         target = self.screen.scan_input
-        if watched is target or not self.screen.isVisible() or QApplication.activeModalWidget() is not None:
+        if (
+            self._sending
+            or not isinstance(watched, QWidget)
+            or (isinstance(watched, (QLineEdit, QComboBox)) and watched is not target)
+            or not self.screen.isVisible()
+            or watched.window() is not self.screen.window()
+            or QApplication.activeModalWidget() is not None
+        ):
             return False
-        focus = QApplication.focusWidget()
-        # Only the event's first stop (the focused widget) is redirected, or each parent would re-send it.
-        if watched is not focus and not (focus is None and watched is self.screen.window()):
-            return False
-        if focus is not None and focus.window() is not self.screen.window():
+        action = self.screen.function_keys.get(Qt.Key(event.key()))
+        if action is not None:
+            if not event.isAutoRepeat():
+                action()
+            return True
+        if watched is target:
             return False
         is_enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
         text = event.text()
         if not (is_enter or event.key() == Qt.Key.Key_Backspace or (text and text.isprintable())):
             return False
+        # Consumed at its first stop, so the event never reaches a parent to be sent twice. While it is
+        # re-sent, the scan input may pass it on to its parents (QLineEdit ignores Enter): let it go.
         target.setFocus()
-        QApplication.sendEvent(target, QKeyEvent(event.type(), event.key(), event.modifiers(), text))
+        self._sending = True
+        try:
+            QApplication.sendEvent(target, QKeyEvent(event.type(), event.key(), event.modifiers(), text))
+        finally:
+            self._sending = False
         return True
 
 
@@ -189,17 +205,15 @@ class SaleScreen(QWidget):
         layout.addLayout(left, 3)
         layout.addLayout(right, 2)
 
-        for key, slot in (
-            (Qt.Key.Key_F2, self.open_search),
-            (Qt.Key.Key_F4, self.open_discount),
-            (Qt.Key.Key_Delete, self.remove_selected_line),
-            (Qt.Key.Key_F9, self.reprint_last),
-            (Qt.Key.Key_F11, self.lock),
-            (Qt.Key.Key_F12, self.open_payment),
-        ):
-            shortcut = QShortcut(QKeySequence(key), self, slot)
-            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-
+        #: The sale screen's function keys (DESIGN.md contract); the router delivers them from any widget.
+        self.function_keys = {
+            Qt.Key.Key_F2: self.open_search,
+            Qt.Key.Key_F4: self.open_discount,
+            Qt.Key.Key_Delete: self.remove_selected_line,
+            Qt.Key.Key_F9: self.reprint_last,
+            Qt.Key.Key_F11: self.lock,
+            Qt.Key.Key_F12: self.open_payment,
+        }
         self.router = ScannerRouter(self)
         QApplication.instance().installEventFilter(self.router)
         session.changed.connect(self.refresh)
@@ -227,7 +241,10 @@ class SaleScreen(QWidget):
         self.model.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
         self.refresh("language")
 
-    def refresh(self, _operation: str) -> None:
+    def refresh(self, operation: str) -> None:
+        staff = self.session.staff
+        if operation in ("sign_in", "unlock") and staff is not None and not staff.shift_open:
+            self.open_shift()
         sale = self.session.sale
         if self.model.lines != sale.lines:
             self.model.set_lines(sale.lines)
@@ -312,6 +329,11 @@ class SaleScreen(QWidget):
         self.session.act("add_product", lambda: till.add_product(hit.sku, quantity), done)
 
     # --- actions ----------------------------------------------------------------------------------
+
+    def open_shift(self) -> None:
+        dialog = OpenShiftDialog(self.session, self)
+        dialog.finished.connect(lambda _r: self.scan_input.setFocus())
+        dialog.open()
 
     def open_search(self) -> None:
         dialog = SearchDialog(self.session, self, self.add_product)

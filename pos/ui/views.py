@@ -23,9 +23,11 @@ class NeedsManager(TillError):
 
 @dataclass(frozen=True)
 class StaffView:
-    staff_id: int
+    staff_id: str
     name: str
     role: str  # "cashier" or "manager"
+    #: False when no shift is open on this terminal yet (the till asks for the opening float).
+    shift_open: bool = True
 
     @property
     def is_manager(self) -> bool:
