@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -31,12 +32,21 @@ import httpx
 import sqlite_utils
 
 from pos.config import update_config
-from pos.ledger import catalog, journal, staff, state
+from pos.ledger import journal, staff, state
 from pos.ledger.db import Ledger
 from pos.services.terminal import Terminal
 from sync.client import CentralClient, Rejected, SyncFailure
 from sync.engine import FileLock, PullProgress, RoundReport, SyncEngine, SyncLoop, SyncStatus
-from sync.protocol import Change, ChangeKind, ChangesPage, Enrollment, EntryResult, JournalEntry, StoreInfo
+from sync.protocol import (
+    Change,
+    ChangeKind,
+    ChangesPage,
+    Enrollment,
+    EntryResult,
+    JournalEntry,
+    StockLevel,
+    StoreInfo,
+)
 
 #: Settings keys this module owns (the settings table is the ledger's key/value store).
 STATUS_KEY = "sync.status"
@@ -114,7 +124,7 @@ class LedgerSyncStore:
     def apply_changes_page(self, page: ChangesPage) -> None:
         try:
             self.ledger.transact(lambda db: _writing(db, apply_page, page, _stamp()))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, sqlite3.IntegrityError) as exc:
             # Rolled back whole, cursor included: the next round asks for the same page again.
             raise Rejected(
                 f"head office sent a change this terminal cannot apply ({type(exc).__name__}: {exc})"
@@ -181,31 +191,35 @@ def apply_page(db: sqlite_utils.Database, page: ChangesPage, now: str) -> None:
             (SNAPSHOT,),
         )
     in_snapshot = _snapshot_started(db)
+    _stage(db, page.changes)
     for change in page.changes:
-        _stage(db, change)
-        if change.last_in_update:
-            if in_snapshot:
-                # Complete, but shown only with the whole snapshot.
-                db.execute(
-                    "UPDATE feed_staging SET update_id = ? WHERE update_id = ?", (SNAPSHOT, change.update_id)
-                )
-            else:
-                _apply(db, _take_staged(db, change.update_id), now)
+        if not change.last_in_update:
+            continue
+        if in_snapshot:
+            # Complete, but shown only with the whole snapshot.
+            db.execute(
+                "UPDATE feed_staging SET update_id = ? WHERE update_id = ?", (SNAPSHOT, change.update_id)
+            )
+        else:
+            _apply_update(db, change.update_id, now)
     if in_snapshot and not page.has_more:
         _finish_snapshot(db, now)
     state.set_feed_cursor(db, page.cursor, now)
 
 
-def _stage(db: sqlite_utils.Database, change: Change) -> None:
-    db.execute(
+def _stage(db: sqlite_utils.Database, changes: list[Change]) -> None:
+    db.conn.executemany(
         "INSERT OR REPLACE INTO feed_staging (update_id, seq, kind, key, data) VALUES (?, ?, ?, ?, ?)",
-        (
-            change.update_id,
-            change.seq,
-            change.kind.value,
-            change.key,
-            None if change.data is None else json.dumps(change.data, sort_keys=True),
-        ),
+        [
+            (
+                change.update_id,
+                change.seq,
+                change.kind.value,
+                change.key,
+                None if change.data is None else json.dumps(change.data, sort_keys=True),
+            )
+            for change in changes
+        ],
     )
 
 
@@ -217,44 +231,80 @@ class _Staged:
     data: dict[str, Any] | None
 
 
-def _take_staged(db: sqlite_utils.Database, update_id: str) -> list[_Staged]:
+#: The newest staged change per product of one update (the feed may send a product twice).
+_LATEST_PRODUCTS = (
+    "SELECT key, data FROM feed_staging WHERE update_id = :update AND kind = 'product' AND seq IN"
+    " (SELECT max(seq) FROM feed_staging WHERE update_id = :update AND kind = 'product' GROUP BY key)"
+)
+
+
+def _apply_update(db: sqlite_utils.Database, update_id: str, now: str) -> None:
+    """Apply every staged change of one complete update, then drop them from staging."""
+    _apply_products(db, update_id, now)
     rows = db.execute(
-        "SELECT seq, kind, key, data FROM feed_staging WHERE update_id = ? AND seq > 0 ORDER BY seq",
+        "SELECT seq, kind, key, data FROM feed_staging WHERE update_id = ? AND seq > 0 AND kind != 'product'"
+        " ORDER BY seq",
         (update_id,),
     ).fetchall()
+    _apply(
+        db,
+        (
+            _Staged(int(r[0]), str(r[1]), str(r[2]), json.loads(r[3]) if r[3] is not None else None)
+            for r in rows
+        ),
+        now,
+    )
     db.execute("DELETE FROM feed_staging WHERE update_id = ?", (update_id,))
-    return [
-        _Staged(int(r[0]), str(r[1]), str(r[2]), json.loads(r[3]) if r[3] is not None else None) for r in rows
-    ]
+
+
+def _apply_products(db: sqlite_utils.Database, update_id: str, now: str) -> None:
+    # Set-based, straight from staging: a first sync brings a million products in one update.
+    args = {"update": update_id, "now": now}
+    db.execute(
+        "INSERT INTO products (sku, name, price, tax_rate, unit, active, updated_at)"
+        " SELECT key, json_extract(data, '$.name'), json_extract(data, '$.price'),"
+        " CAST(json_extract(data, '$.tax_rate') AS TEXT), coalesce(json_extract(data, '$.unit'), 'piece'),"
+        " coalesce(json_extract(data, '$.active'), 1), :now"
+        f" FROM ({_LATEST_PRODUCTS}) WHERE data IS NOT NULL"
+        " ON CONFLICT(sku) DO UPDATE SET name = excluded.name, price = excluded.price,"
+        " tax_rate = excluded.tax_rate, unit = excluded.unit, active = excluded.active,"
+        " updated_at = excluded.updated_at",
+        args,
+    )
+    db.execute(
+        f"UPDATE products SET active = 0, updated_at = :now WHERE sku IN (SELECT key FROM ({_LATEST_PRODUCTS})"
+        " WHERE data IS NULL)",
+        args,
+    )
+    db.execute(
+        "DELETE FROM barcodes WHERE product_id IN (SELECT p.id FROM products p JOIN feed_staging f ON f.key = p.sku"
+        " WHERE f.update_id = :update AND f.kind = 'product' AND f.data IS NOT NULL)",
+        args,
+    )
+    # A barcode moved from another product follows the newest data.
+    db.execute(
+        "INSERT INTO barcodes (code, product_id)"
+        f" SELECT CAST(j.value AS TEXT), p.id FROM ({_LATEST_PRODUCTS}) f JOIN products p ON p.sku = f.key,"
+        " json_each(f.data, '$.barcodes') j WHERE f.data IS NOT NULL"
+        " ON CONFLICT(code) DO UPDATE SET product_id = excluded.product_id",
+        args,
+    )
 
 
 def _finish_snapshot(db: sqlite_utils.Database, now: str) -> None:
-    staged = _take_staged(db, SNAPSHOT)
     # The snapshot is the whole truth: what it does not mention is gone. Products and staff are
     # kept but deactivated (old receipts and returns still name them); stock figures are dropped.
-    present: dict[str, set[str]] = {}
-    for row in staged:
-        if row.data is not None:
-            present.setdefault(row.kind, set()).add(row.key)
-    db.execute("CREATE TEMP TABLE IF NOT EXISTS snapshot_keys (kind TEXT, key TEXT, PRIMARY KEY (kind, key))")
-    db.execute("DELETE FROM temp.snapshot_keys")
-    db.conn.executemany(
-        "INSERT OR IGNORE INTO temp.snapshot_keys (kind, key) VALUES (?, ?)",
-        [(kind, key) for kind, keys in present.items() for key in keys],
+    mentioned = "SELECT key FROM feed_staging WHERE update_id = :update AND kind = :kind AND data IS NOT NULL"
+    db.execute(
+        f"UPDATE products SET active = 0, updated_at = :now WHERE active AND sku NOT IN ({mentioned})",
+        {"update": SNAPSHOT, "kind": "product", "now": now},
     )
     db.execute(
-        "UPDATE products SET active = 0, updated_at = ? WHERE active AND sku NOT IN"
-        " (SELECT key FROM temp.snapshot_keys WHERE kind = 'product')",
-        (now,),
+        f"UPDATE staff SET active = 0, updated_at = :now WHERE active AND id NOT IN ({mentioned})",
+        {"update": SNAPSHOT, "kind": "staff", "now": now},
     )
-    db.execute(
-        "UPDATE staff SET active = 0, updated_at = ? WHERE active AND id NOT IN"
-        " (SELECT key FROM temp.snapshot_keys WHERE kind = 'staff')",
-        (now,),
-    )
-    db.execute("DELETE FROM stock WHERE sku NOT IN (SELECT key FROM temp.snapshot_keys WHERE kind = 'stock')")
-    db.execute("DELETE FROM temp.snapshot_keys")
-    _apply(db, staged, now)
+    db.execute(f"DELETE FROM stock WHERE sku NOT IN ({mentioned})", {"update": SNAPSHOT, "kind": "stock"})
+    _apply_update(db, SNAPSHOT, now)
 
 
 def _apply(db: sqlite_utils.Database, rows: Iterable[_Staged], now: str) -> None:
@@ -263,20 +313,7 @@ def _apply(db: sqlite_utils.Database, rows: Iterable[_Staged], now: str) -> None
         kind = ChangeKind(row.kind)
         data = row.data
         if kind is ChangeKind.PRODUCT:
-            if data is None:
-                catalog.deactivate_product(db, row.key, now)
-                continue
-            catalog.upsert_product(
-                db,
-                sku=row.key,
-                name=str(data["name"]),
-                price=int(data["price"]),
-                tax_rate=str(data["tax_rate"]),
-                unit=str(data.get("unit", "piece")),
-                barcodes=[str(code) for code in data.get("barcodes", [])],
-                active=bool(data.get("active", True)),
-                now=now,
-            )
+            continue  # applied set-based by _apply_products
         elif kind is ChangeKind.STAFF:
             if data is None:
                 staff.deactivate(db, row.key, now)
@@ -463,6 +500,27 @@ def start_background_sync(
     return loop
 
 
+def stock_elsewhere(terminal: Terminal, sku: str, *, http: httpx.Client | None = None) -> list[StockLevel]:
+    """On-hand figures for ``sku`` in every store of the chain, asked of head office now (a few
+    seconds at most). Raises :class:`sync.client.SyncFailure` (e.g. Offline) when it cannot say;
+    the till then shows only its own figure (:func:`shown_on_hand_milli`)."""
+    config = terminal.config
+    if not config.enrolled or not config.server_url:
+        raise EnrollmentError("this terminal is not enrolled: run `pos enroll --server URL --code CODE`")
+    owns_http = http is None
+    client = CentralClient(
+        config.server_url,
+        http or httpx.Client(),
+        terminal.secrets.get(TOKEN_SECRET),
+        timeout=httpx.Timeout(3.0, connect=2.0),
+    )
+    try:
+        return client.stock(sku)
+    finally:
+        if owns_http:
+            client.http.close()
+
+
 def current_status(terminal: Terminal) -> SyncStatus:
     """The last saved status with the queue counted now (``pos status``; no network)."""
     store = LedgerSyncStore(terminal.ledger)
@@ -480,6 +538,7 @@ __all__ = [
     "make_engine",
     "shown_on_hand_milli",
     "start_background_sync",
+    "stock_elsewhere",
     "sync_lock",
     "sync_once",
     "unsynced_sold_milli",
