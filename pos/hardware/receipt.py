@@ -6,6 +6,7 @@ formatted for the store's locale and passes the store language's ``gettext`` for
 
 from __future__ import annotations
 
+import textwrap
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,8 +79,19 @@ def columns(left: str, right: str, width: int = RECEIPT_WIDTH) -> str:
 
 
 def centered(text: str, width: int = RECEIPT_WIDTH) -> str:
-    pad = max(0, (width - text_width(text)) // 2)
-    return " " * pad + text
+    """``text`` centred, wrapped at word boundaries onto as many lines as it needs."""
+    lines: list[str] = []
+    for piece in textwrap.wrap(text, width) or [""]:
+        lines.append(" " * max(0, (width - text_width(piece)) // 2) + piece)
+    return "\n".join(lines)
+
+
+def row(cells: list[str], widths: list[int]) -> str:
+    """Cells in fixed columns: the first left-aligned, the others right-aligned."""
+    out = cells[0] + " " * max(0, widths[0] - text_width(cells[0]))
+    for cell, size in zip(cells[1:], widths[1:], strict=True):
+        out += " " * max(1, size - text_width(cell)) + cell
+    return out
 
 
 _environment = jinja2.Environment(
@@ -90,7 +102,7 @@ _environment = jinja2.Environment(
     lstrip_blocks=True,
     undefined=jinja2.StrictUndefined,
 )
-_environment.globals.update(columns=columns, centered=centered)
+_environment.globals.update(columns=columns, centered=centered, row=row)
 
 
 def render_receipt(

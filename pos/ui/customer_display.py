@@ -8,7 +8,7 @@ starts. Its text is in the store's language, not the cashier's.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication, QPixmap
+from PySide6.QtGui import QGuiApplication, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -163,13 +163,25 @@ class CustomerDisplay(QWidget):
         self._paid.setText(f"{self._t('Total')}: {completed.sale.total}")
         self._change.setText(f"{self._t('Change')}: {completed.change}" if completed.change_minor else "")
         if completed.claim_url:
-            self._qr.setPixmap(QPixmap.fromImage(qr_image(completed.claim_url, QR_SIDE)))
+            self._render_qr()
             self._qr.show()
             self._claim_text.show()
         else:
             self._qr.hide()
             self._claim_text.hide()
         self._pages.setCurrentWidget(self._claim)
+
+    def qr_side(self) -> int:
+        """The QR's side: as large as the window allows (about half its width), never below QR_SIDE."""
+        return max(QR_SIDE, min(int(self.width() * 0.45), int(self.height() * 0.85)))
+
+    def _render_qr(self) -> None:
+        if self.claim_url:
+            self._qr.setPixmap(QPixmap.fromImage(qr_image(self.claim_url, self.qr_side())))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._render_qr()
 
     def current_page(self) -> str:
         return self._pages.currentWidget().objectName()

@@ -311,8 +311,17 @@ class PaymentDialog(QDialog):
         left = QVBoxLayout()
         left.addWidget(self.total)
         left.addWidget(self.remaining)
+        self.help = label("paymentHelp", role="hint")
+        self.help.setWordWrap(True)
+        self.help.setText(
+            _("Type the cash handed over and press Enter; Enter alone takes the exact amount in cash.")
+            + "\n"
+            + _("For a card payment press F8 (with an amount first to split the payment).")
+        )
         left.addWidget(self.tenders, 1)
         left.addWidget(self.feedback)
+        left.addStretch(1)
+        left.addWidget(self.help)
         right = QVBoxLayout()
         right.addWidget(self.amount)
         right.addWidget(keypad, 1)
@@ -354,10 +363,8 @@ class PaymentDialog(QDialog):
 
     def show_sale(self, sale: SaleView) -> None:
         self.total.setText(_("Total") + f": {sale.total}")
-        if sale.tenders:
-            self.remaining.setText(_("Still due") + f": {sale.remaining}")
-        else:
-            self.remaining.setText("")
+        self.remaining.setText(_("Still due") + f": {sale.remaining}" if sale.tenders else "")
+        self.tenders.setVisible(bool(sale.tenders))
         self.tenders.clear()
         for tender in sale.tenders:
             ref = f" ({tender.reference})" if tender.reference else ""

@@ -36,7 +36,7 @@ class PinScreen(QWidget):
         self.feedback.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.feedback.setWordWrap(True)
         self.keypad = Keypad(f"{prefix}Keypad", lambda: self.pin, star=False)
-        self.keypad.setMaximumWidth(420)
+        self.keypad.setFixedSize(400, 300)
         self.button = touch_button("", "unlockButton" if locked else "signInButton", self.submit)
         self.button.setProperty("role", "primary")
         self.demo = label("demoPins", role="hint")
