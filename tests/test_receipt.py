@@ -45,7 +45,9 @@ def test_receipt_shows_lines_taxes_tenders_number_and_claim_caption_in_german() 
         assert expected in text
     assert "Bon T1-000042" in text
     assert "SUMME" in text
-    assert "Scannen Sie, um diesen Einkauf Ihrem Konto" in text and "hinzuzufügen" in text  # wrapped to the paper
+    assert (
+        "Scannen Sie, um diesen Einkauf Ihrem Konto" in text and "hinzuzufügen" in text
+    )  # wrapped to the paper
 
 
 def test_receipt_in_chinese_keeps_columns_within_the_paper_width() -> None:

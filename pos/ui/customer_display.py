@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from pos.ui.i18n import N_, translate
 from pos.ui.qr import qr_image
-from pos.ui.views import CompletedSale, SaleView
+from pos.ui.views import CompletedSale, LineView, SaleView
 from pos.ui.widgets import label
 
 WINDOW_TITLE = "Customer Display"  # a contract (DESIGN.md): kept in English so tools can find the window
@@ -43,6 +43,7 @@ class CustomerDisplay(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self._language = language
         self.claim_url = ""
+        self._shown_lines: tuple[LineView, ...] = ()
 
         self._pages = QStackedWidget()
         self._pages.setObjectName("customerPages")
@@ -144,18 +145,27 @@ class CustomerDisplay(QWidget):
             self.show_welcome()
             return
         self.claim_url = ""
-        self._lines.setRowCount(len(sale.lines))
-        for row, line in enumerate(sale.lines):
+        if sale.lines != self._shown_lines:
+            self._show_lines(sale.lines)
+        self._member.setText(self._t("Member") + f": {sale.member}" if sale.member else "")
+        self._total.setText(sale.total)
+        self._pages.setCurrentWidget(self._sale)
+
+    def _show_lines(self, lines: tuple[LineView, ...]) -> None:
+        # Only rows that changed are rewritten: a scan usually appends one.
+        old = self._shown_lines
+        self._lines.setRowCount(len(lines))
+        for row, line in enumerate(lines):
+            if row < len(old) and old[row] == line:
+                continue
             for column, text in enumerate((line.name, line.quantity, line.amount)):
                 item = QTableWidgetItem(text)
                 if column:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self._lines.setItem(row, column, item)
-        if sale.lines:
+        self._shown_lines = lines
+        if lines:
             self._lines.scrollToBottom()
-        self._member.setText(self._t("Member") + f": {sale.member}" if sale.member else "")
-        self._total.setText(sale.total)
-        self._pages.setCurrentWidget(self._sale)
 
     def show_claim(self, completed: CompletedSale) -> None:
         """After payment: the claim QR and the change, until the next sale starts."""

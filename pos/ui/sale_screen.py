@@ -37,9 +37,22 @@ class SaleLinesModel(QAbstractTableModel):
         self.lines: tuple[LineView, ...] = ()
 
     def set_lines(self, lines: tuple[LineView, ...]) -> None:
-        self.beginResetModel()
-        self.lines = lines
-        self.endResetModel()
+        """Show ``lines``, touching only the rows that changed (a scan usually appends one row)."""
+        old = self.lines
+        if len(lines) == len(old) + 1 and lines[:-1] == old:
+            self.beginInsertRows(QModelIndex(), len(old), len(old))
+            self.lines = lines
+            self.endInsertRows()
+        elif len(lines) == len(old):
+            self.lines = lines
+            changed = [row for row, (a, b) in enumerate(zip(old, lines, strict=True)) if a != b]
+            if changed:
+                last = len(COLUMNS) - 1
+                self.dataChanged.emit(self.index(changed[0], 0), self.index(changed[-1], last))
+        else:
+            self.beginResetModel()
+            self.lines = lines
+            self.endResetModel()
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.lines)
@@ -251,7 +264,8 @@ class SaleScreen(QWidget):
             last = sale.last_line
             if last is not None:
                 row = sale.lines.index(last)
-                self.table.selectRow(row)
+                if self.table.currentIndex().row() != row:
+                    self.table.setCurrentIndex(self.model.index(row, 0))
                 self.table.scrollTo(self.model.index(row, 0))
         last = sale.last_line
         self.last_item.setText(f"{last.quantity} × {last.name}" if last else _("Ready for the next sale"))

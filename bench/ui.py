@@ -1,0 +1,236 @@
+"""Cashier app benchmark on a generated catalog of N products (default 1,000,000).
+
+Prints, from several runs: scanner Enter to line visible in the sale table p50/p99 (from the Enter
+key event to the table's repaint showing the new line), next to a bare barcode lookup on the same
+ledger measured in the same run (the floor under any scan); terminal start to usable sign-in screen
+and to the sale screen after a PIN, in a fresh process each time; resident memory.
+
+    .venv/bin/python bench/ui.py                    # 1,000,000 products (generated and imported once)
+    .venv/bin/python bench/ui.py --products 20000   # quick
+    .venv/bin/python bench/ui.py --dir /tmp/ui-bench  # keep and reuse the imported catalog
+
+Runs offscreen by default; set QT_QPA_PLATFORM=xcb under Xvfb for an X11 window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("STORELINK_SECRETS", "file")
+
+
+def bench_ledger():  # type: ignore[no-untyped-def]
+    """bench/ledger.py (its catalog generator), loaded by path: bench/ is not a package."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_ledger", HERE / "ledger.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def prepare(base: Path, products: int) -> Path:
+    """The demo terminal with the generated catalog imported (reused when ``base`` already has it)."""
+    write_catalog = bench_ledger().write_catalog  # the same generator as the ledger benchmark
+
+    from pos.demo import prepare_demo
+
+    data_dir = base / "till"
+    if (data_dir / "demo.ready").exists():
+        return data_dir
+    csv_path = base / "catalog.csv"
+    start = time.perf_counter()
+    write_catalog(csv_path, products, random.Random(7))
+    print(f"generated {products:,} products in {time.perf_counter() - start:.1f} s")
+    start = time.perf_counter()
+    prepare_demo(data_dir, catalog=csv_path)
+    print(f"demo terminal with the catalog imported in {time.perf_counter() - start:.1f} s")
+    return data_dir
+
+
+def child_start(data_dir: Path, launched: float) -> None:
+    """Run in a fresh process: start the GUI, wait until it is usable, print the times as JSON."""
+    import psutil
+    from PySide6.QtCore import QEvent, QObject, Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    imported = time.time()
+    from pos.app import application, build_terminal
+    from pos.demo import DEMO_STAFF
+    from pos.ui.service_till import ServiceTill
+
+    painted: dict[str, float] = {}
+
+    class PaintWatch(QObject):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and self.name not in painted:
+                painted[self.name] = time.time()
+            return False
+
+    application()
+    term = build_terminal(ServiceTill.open(data_dir, demo_pins=DEMO_STAFF), language="en")
+    sign_in_watch, sale_watch = PaintWatch("sign_in"), PaintWatch("sale")
+    term.window.sign_in.installEventFilter(sign_in_watch)
+    term.window.sale_screen.installEventFilter(sale_watch)
+    term.window.show()
+    term.display.show()
+    while "sign_in" not in painted:
+        QApplication.processEvents()
+    pin = term.window.findChild(QWidget, "pinInput")
+    typed = time.time()
+    QTest.keyClicks(pin, DEMO_STAFF[0][2])
+    QTest.keyClick(pin, Qt.Key.Key_Return)
+    while "sale" not in painted:
+        QApplication.processEvents()
+    rss = psutil.Process().memory_info().rss
+    print(
+        json.dumps(
+            {
+                "import_s": imported - launched,
+                "sign_in_screen_s": painted["sign_in"] - launched,
+                "pin_to_sale_screen_s": painted["sale"] - typed,
+                "rss_mb": rss / 1e6,
+            }
+        )
+    )
+    term.close()
+
+
+def measure_scans(data_dir: Path, products: int, scans: int) -> dict[str, list[float] | float]:
+    """In this process: sign in, then scan ``scans`` random products, timing Enter -> line painted."""
+    import psutil
+
+    gtin13 = bench_ledger().gtin13
+    from PySide6.QtCore import QEvent, QObject, Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    from pos.app import application, build_terminal
+    from pos.demo import DEMO_STAFF
+    from pos.ledger import catalog
+    from pos.ui.service_till import ServiceTill
+
+    application()
+    till = ServiceTill.open(data_dir, demo_pins=DEMO_STAFF)
+    term = build_terminal(till, language="en")
+    term.window.show()
+    term.display.show()
+    screen = term.window.sale_screen
+    state = {"want": -1, "at": 0.0}
+
+    class PaintWatch(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and screen.model.rowCount() == state["want"]:
+                state["at"] = time.perf_counter()
+            return False
+
+    watch = PaintWatch()
+    screen.table.viewport().installEventFilter(watch)
+    pin = term.window.findChild(QWidget, "pinInput")
+    QTest.keyClicks(pin, DEMO_STAFF[0][2])
+    QTest.keyClick(pin, Qt.Key.Key_Return)
+    while term.window.current_screen() is not screen:
+        QApplication.processEvents()
+
+    rng = random.Random(11)
+    kg_free = [n for n in (rng.randrange(products) for _ in range(scans * 2)) if n % 50 != 0][:scans]
+    latencies: list[float] = []
+    for index, n in enumerate(kg_free):
+        if index and index % 25 == 0:  # a sale of 25 lines, then the next one
+            screen.void_sale()
+            while screen.model.rowCount():
+                QApplication.processEvents()
+        state["want"], state["at"] = screen.model.rowCount() + 1, 0.0
+        QTest.keyClicks(screen.scan_input, gtin13(n))  # the scanner's digits (not timed)
+        start = time.perf_counter()
+        QTest.keyClick(screen.scan_input, Qt.Key.Key_Return)
+        while not state["at"]:
+            QApplication.processEvents()
+        latencies.append((state["at"] - start) * 1000)
+    rss = psutil.Process().memory_info().rss / 1e6
+
+    reader = till.terminal.ledger.read()
+    codes = [gtin13(rng.randrange(products)) for _ in range(scans)]
+    bare: list[float] = []
+    for code in codes:
+        start = time.perf_counter()
+        catalog.by_barcode(reader, code)
+        bare.append((time.perf_counter() - start) * 1000)
+    term.close()
+    return {"scan_ms": latencies, "lookup_ms": bare, "rss_mb": rss}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--products", type=int, default=1_000_000)
+    parser.add_argument("--scans", type=int, default=300, help="scans timed per run")
+    parser.add_argument("--runs", type=int, default=3, help="runs of the scan and start-up measurements")
+    parser.add_argument("--dir", type=Path, default=None, help="work here (default: a temp dir)")
+    parser.add_argument("--child-start", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--launched", type=float, default=0.0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_start is not None:
+        child_start(args.child_start, args.launched)
+        return
+
+    base = args.dir or Path(tempfile.mkdtemp(prefix="pos-ui-bench-"))
+    base.mkdir(parents=True, exist_ok=True)
+    data_dir = prepare(base, args.products)
+    print(f"catalog: {args.products:,} products; Python {sys.version.split()[0]}; {os.cpu_count()} CPUs")
+
+    starts = []
+    for _ in range(max(args.runs, 3)):
+        launched = time.time()
+        out = subprocess.run(
+            [sys.executable, __file__, "--child-start", str(data_dir), "--launched", str(launched)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        starts.append(json.loads(out.strip().splitlines()[-1]))
+    med = {k: statistics.median(s[k] for s in starts) for k in starts[0]}
+    print(
+        f"start to usable sign-in screen (fresh process, median of {len(starts)}): {med['sign_in_screen_s']:.2f} s"
+        f" (of which Python + Qt imports {med['import_s']:.2f} s);"
+        f" PIN Enter to sale screen {med['pin_to_sale_screen_s'] * 1000:.0f} ms; resident memory {med['rss_mb']:.0f} MB"
+    )
+
+    for run in range(1, args.runs + 1):
+        result = measure_scans(data_dir, args.products, args.scans)
+        scans, bare = result["scan_ms"], result["lookup_ms"]
+        assert isinstance(scans, list) and isinstance(bare, list)
+        print(
+            f"run {run}: scanner Enter to line visible p50 {percentile(scans, 50):.2f} ms,"
+            f" p99 {percentile(scans, 99):.2f} ms (max {max(scans):.2f});"
+            f" bare barcode lookup p50 {percentile(bare, 50):.3f} ms, p99 {percentile(bare, 99):.3f} ms;"
+            f" resident memory after {args.scans} scans {result['rss_mb']:.0f} MB"
+        )
+
+
+if __name__ == "__main__":
+    main()
