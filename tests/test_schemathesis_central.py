@@ -32,7 +32,7 @@ from schemathesis.checks import (
 
 from sync.server.db import Database
 
-EXAMPLES = 80
+EXAMPLES = 200
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
 
 
