@@ -1,0 +1,113 @@
+"""What the cashier sees when head office answers in the less usual ways, on a real ledger against
+the real server: stock from other stores, a quarantined sale that does not block the ones after
+it, a revoked terminal that keeps selling offline, and catalog, staff and stock arriving by sync."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from central_fixtures import LiveServer, enrollment_code, set_stock
+from sync_support import central_server, record_sales, server_journal
+
+from pos.ledger import catalog, journal
+from pos.services import syncing
+from pos.services.terminal import Terminal, open_terminal
+from sync.client import Offline, Revoked
+from sync.engine import status_line
+from sync.protocol import EntryStatus, EventType
+from sync.server.catalog import import_catalog
+from sync.server.db import utcnow
+from sync.server.stores import add_store, revoke_terminal
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[tuple[LiveServer, Terminal]]:
+    with central_server(tmp_path) as server:
+        with server.db.begin() as conn:
+            add_store(
+                conn,
+                code="S02",
+                name="Harbour",
+                currency="EUR",
+                locale="de_DE",
+                tax_mode="inclusive",
+                now=utcnow(),
+            )
+        with open_terminal(tmp_path / "till", secrets_backend="file", daily_backup=False) as terminal:
+            syncing.enroll(terminal, server.url, enrollment_code(server.db, "S01"), terminal_name="Till")
+            yield server, terminal
+
+
+def test_catalog_and_stock_arrive_and_other_stores_can_be_asked(setup: tuple[LiveServer, Terminal]) -> None:
+    server, terminal = setup
+    with server.db.begin() as conn:
+        import_catalog(
+            conn, "sku,name,price,tax_rate,barcodes,unit\nTEA,Green tea,4.99,19,,piece\n", now=utcnow()
+        )
+    set_stock(server.db, "S01", "TEA", 12_000)
+    set_stock(server.db, "S02", "TEA", 3_000)
+    report = syncing.sync_once(terminal)
+    assert report.ok and report.changes >= 2, report.summary()
+    product = catalog.by_sku(terminal.ledger.read(), "TEA")
+    assert product is not None and product.price == 499
+    assert syncing.shown_on_hand_milli(terminal.ledger.read(), "TEA") == 12_000
+    record_sales(terminal, 2, sku="TEA")
+    assert syncing.shown_on_hand_milli(terminal.ledger.read(), "TEA") == 10_000, (
+        "unsynced sales not taken off"
+    )
+
+    levels = syncing.stock_elsewhere(terminal, "TEA")
+    assert {(lvl.store_code, lvl.on_hand_milli) for lvl in levels} == {("S01", 12_000), ("S02", 3_000)}
+    syncing.sync_once(terminal)  # the server's own figure now counts the two sales
+    assert syncing.shown_on_hand_milli(terminal.ledger.read(), "TEA") == 10_000
+
+
+def test_stock_elsewhere_offline_says_so(setup: tuple[LiveServer, Terminal], tmp_path: Path) -> None:
+    _, terminal = setup
+    from pos.config import update_config
+
+    terminal.config = update_config(terminal.data_dir, server_url="http://127.0.0.1:9")
+    with pytest.raises(Offline):
+        syncing.stock_elsewhere(terminal, "TEA")
+
+
+def test_a_quarantined_sale_is_shown_and_does_not_block_later_ones(
+    setup: tuple[LiveServer, Terminal],
+) -> None:
+    server, terminal = setup
+    record_sales(terminal, 2)
+
+    def wrong_currency(db: object) -> None:
+        payload = {"sale_id": "not-a-uuid", "oops": True}
+        journal.append(db, EventType.SALE_COMPLETED, payload)  # type: ignore[arg-type]
+
+    terminal.ledger.transact(wrong_currency)
+    record_sales(terminal, 2)
+    report = syncing.sync_once(terminal)
+    assert report.ok, report.summary()
+    assert [(r.seq, r.status) for r in report.flagged] == [(3, EntryStatus.QUARANTINED)]
+    assert [seq for seq, _ in server_journal(server.db, terminal.config.terminal_id)] == [1, 2, 3, 4, 5]
+    status = syncing.current_status(terminal)
+    assert status.queued == 0 and status.flagged == 1
+    assert "1 flagged by head office" in status_line(status)
+    store = syncing.LedgerSyncStore(terminal.ledger)
+    assert [r.seq for r in store.flagged()] == [3]
+
+
+def test_a_revoked_terminal_stops_syncing_keeps_selling_and_says_call_it(
+    setup: tuple[LiveServer, Terminal],
+) -> None:
+    server, terminal = setup
+    record_sales(terminal, 1)
+    assert syncing.sync_once(terminal).ok
+    with server.db.begin() as conn:
+        revoke_terminal(conn, terminal=terminal.config.terminal_code, now=utcnow())
+    record_sales(terminal, 3)  # selling goes on
+    report = syncing.sync_once(terminal)
+    assert isinstance(report.error, Revoked)
+    status = syncing.current_status(terminal)
+    assert status.state == "revoked" and status.queued == 3
+    assert "call IT" in status_line(status)
+    assert len(server_journal(server.db, terminal.config.terminal_id)) == 1
