@@ -418,6 +418,9 @@ class FleetStore:
     def record_push(self, high_seq: int, flagged: list[EntryResult]) -> None:
         self.acked = max(self.acked, high_seq)
 
+    def flagged_count(self) -> int:
+        return 0
+
     def cursor(self) -> str | None:
         return None
 

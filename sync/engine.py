@@ -87,6 +87,10 @@ class SyncStore(Protocol):
         (quarantined, conflict) for the cashier and IT to see, in one transaction."""
         ...
 
+    def flagged_count(self) -> int:
+        """How many distinct entries the server has flagged (kept by :meth:`record_push`)."""
+        ...
+
     def cursor(self) -> str | None:
         """The change-feed cursor the last applied page ended at (None: nothing pulled yet)."""
         ...
@@ -420,13 +424,13 @@ class SyncEngine:
         error = report.error
         now = self.clock()
         state = "online" if error is None else _state_for(error)
-        flagged = previous.flagged + len(report.flagged)
         try:
             queued = self.store.queued_count()
             acked = self.store.acknowledged_seq()
             oldest = self.store.pending_entries(acked, 1)
+            flagged = self.store.flagged_count()
         except Exception:  # the status must still be updated when storage hiccups
-            queued, acked, oldest = previous.queued, previous.acknowledged_seq, []
+            queued, acked, oldest, flagged = previous.queued, previous.acknowledged_seq, [], previous.flagged
         lag = 0.0
         if oldest:
             occurred = parse_server_time(oldest[0].occurred_at)

@@ -131,6 +131,9 @@ class MemoryStore:
             self.acked = max(self.acked, high_seq)
             self.flagged.extend(flagged)
 
+    def flagged_count(self) -> int:
+        return len({r.seq for r in self.flagged})
+
     def cursor(self) -> str | None:
         return self.feed_cursor
 

@@ -103,7 +103,11 @@ def test_the_server_refusing_the_first_entry_stops_the_round_as_rejected() -> No
     assert report.error is not None and report.error.kind.value == "rejected"
     assert store.acked == 1  # the server holds seq 1 (its own version), and says so
     assert [r.status.value for r in report.flagged] == ["conflict"]
-    assert "entry 2" in report.summary() and engine_for(central, store).round().error is not None
+    assert "entry 2" in report.summary()
+    engine = engine_for(central, store)
+    again = engine.round()
+    assert again.error is not None and again.error.kind.value == "rejected"
+    assert engine.status.flagged == 1, "a conflict sent again was counted twice"
 
 
 def test_revoked_terminal_stops_and_says_call_it() -> None:

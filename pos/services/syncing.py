@@ -101,7 +101,9 @@ class LedgerSyncStore:
             _write_first(db)
             state.acknowledge(db, high_seq, _stamp())
             if flagged:
-                kept = _setting(db, FLAGGED_KEY, [])
+                # One verdict per entry: a conflict sent again in the next round is not a new one.
+                again = {r.seq for r in flagged}
+                kept = [r for r in _setting(db, FLAGGED_KEY, []) if r.get("seq") not in again]
                 kept.extend(r.model_dump(mode="json") for r in flagged)
                 state.put_settings(db, {FLAGGED_KEY: kept[-FLAGGED_KEPT:]})
 
@@ -111,6 +113,9 @@ class LedgerSyncStore:
             # The server holds entries this terminal does not: restored from an old backup?
             # Pushing on would reuse sequence numbers, so stop and have IT look.
             raise Rejected(f"{exc}; this terminal's journal is behind head office: call IT") from exc
+
+    def flagged_count(self) -> int:
+        return len(_setting(self.ledger.read(), FLAGGED_KEY, []))
 
     def flagged(self) -> list[EntryResult]:
         """What the server quarantined or flagged as conflicting, newest last."""
