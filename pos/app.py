@@ -70,6 +70,9 @@ class Terminal:
         self.display.close()
         self.runner.close()
         self.till.close()
+        # Results still queued for the UI thread must not reach the windows being deleted.
+        self.runner.blockSignals(True)
+        self.session.blockSignals(True)
         for widget in (self.window, self.display):
             widget.deleteLater()
         QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
@@ -110,7 +113,8 @@ def run(open_till: Callable[[], Till], *, language: str | None = None) -> int:
     """Open the till, show the till and the customer display, and run until the window closes."""
     app = application()
     log.info("SQLite %s", sqlite3.sqlite_version)
-    terminal = build_terminal(open_till(), language=language)
+    till = open_till()
+    terminal = build_terminal(till, language=language or getattr(till, "language", None))
     terminal.window.show()
     terminal.display.place()
     terminal.window.raise_()

@@ -451,3 +451,29 @@ def test_void_qt_calls_do_not_wear_out_none(qtbot) -> None:  # type: ignore[no-u
     for _ in range(2000):
         label.setText("x")
     assert sys.getrefcount(None) > 1 << 39
+
+
+def test_after_a_stop_during_payment_the_next_start_says_the_sale_did_not_complete(
+    qtbot, data_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    set_language("en")
+    first = build_terminal(ServiceTill.open(data_dir, demo_pins=DEMO_STAFF), language="en")
+    first.window.show()
+    sign_in(qtbot, first)
+    scan(qtbot, first, SCARF)
+    qtbot.waitUntil(lambda: len(rows(first)) == 1)
+    qtbot.keyClick(first.window.sale_screen.scan_input, Qt.Key.Key_F12)
+    payment = modal(qtbot, "paymentDialog")
+    qtbot.keyClicks(payment.findChild(QWidget, "amountInput"), "5")
+    qtbot.keyClick(payment.findChild(QWidget, "amountInput"), Qt.Key.Key_F8)
+    type_into(qtbot, modal(qtbot, "cardDialog").findChild(QWidget, "approvalInput"), "AUTH-1")
+    qtbot.waitUntil(lambda: "Still due" in text_of(payment, "paymentRemaining"))
+    first.close()  # the till stops mid-payment
+
+    second = build_terminal(ServiceTill.open(data_dir, demo_pins=DEMO_STAFF), language="en")
+    second.window.show()
+    try:
+        qtbot.waitUntil(lambda: "NOT completed" in text_of(second.window, "signInMessage"))
+        assert "€24.95" in text_of(second.window, "signInMessage")
+    finally:
+        second.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -31,7 +32,7 @@ from pos.services import shift as shift_service
 from pos.services import staff as staff_service
 from pos.services.terminal import ApprovalNeeded, ServiceError, Terminal, close_terminal, open_terminal
 from pos.ui.i18n import N_, _, gettext_for, normalise
-from pos.ui.settings import load_ui_settings
+from pos.ui.settings import load_ui_settings, save_ui_settings
 from pos.ui.views import (
     CompletedSale,
     LineView,
@@ -123,6 +124,8 @@ class ServiceTill:
         self.demo_pins = demo_pins
         self._sale: sale_service.SaleInProgress | None = None
         self._last_line_id: int | None = None
+        #: The cashier's language on this terminal (ui.json), None for the store's.
+        self.language: str | None = None
 
     @classmethod
     def open(
@@ -130,8 +133,14 @@ class ServiceTill:
     ) -> ServiceTill:
         """Open the terminal in ``data_dir`` with the printer from ``ui.json`` beside the ledger."""
         terminal = open_terminal(data_dir)
-        settings = load_ui_settings(terminal.data_dir)
-        return cls(terminal, printer=settings.printer, demo_pins=demo_pins)
+        try:
+            settings = load_ui_settings(terminal.data_dir)
+        except BaseException:
+            close_terminal(terminal)
+            raise
+        till = cls(terminal, printer=settings.printer, demo_pins=demo_pins)
+        till.language = settings.language
+        return till
 
     # --- formatting ---------------------------------------------------------------------------
 
@@ -196,6 +205,22 @@ class ServiceTill:
             raise TillError(_("Finish or cancel the sale before signing out."))
         staff_service.sign_out(self.terminal)
         self._sale = None
+
+    def remember_language(self, language: str) -> None:
+        """Keep the cashier's language for this terminal in ui.json."""
+        settings = load_ui_settings(self.terminal.data_dir)
+        save_ui_settings(self.terminal.data_dir, replace(settings, language=language))
+        self.language = language
+
+    def startup_notice(self) -> str:
+        """After a crash: whether the sale being paid when the till stopped was completed."""
+        outcome = sale_service.last_sale_outcome(self.terminal)
+        if outcome is None or outcome.completed or outcome.total is None:
+            return ""
+        sale_service.acknowledge_interrupted_sale(self.terminal)
+        return _("The last sale ({total}) was NOT completed: nothing was recorded. Ring it up again.").format(
+            total=self.money(outcome.total)
+        )
 
     def open_shift(self, opening_float: str) -> str:
         amount = self._amount(opening_float) or 0

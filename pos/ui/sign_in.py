@@ -49,7 +49,7 @@ class PinScreen(QWidget):
         for code, name in LANGUAGES.items():
             self.language.addItem(name, code)
         self.language.setCurrentIndex(list(LANGUAGES).index(current_language()))
-        self.language.currentIndexChanged.connect(lambda _i: set_language(self.language.currentData()))
+        self.language.currentIndexChanged.connect(self._choose_language)
         self.language.setVisible(not locked)
 
         column = QVBoxLayout()
@@ -70,6 +70,18 @@ class PinScreen(QWidget):
         outer.addStretch(1)
         session.changed.connect(lambda _op: self.retranslate())
         self.retranslate()
+        if not locked:
+            session.act("startup", session.till.startup_notice, self._notice)
+
+    def _notice(self, text: str) -> None:
+        if text:
+            self.show_feedback(text, error=True)
+
+    def _choose_language(self, _index: int) -> None:
+        language = self.language.currentData()
+        set_language(language)
+        till = self.session.till
+        self.session.act("language", lambda: till.remember_language(language))
 
     def retranslate(self) -> None:
         store = self.session.store

@@ -20,6 +20,11 @@ from pos.ui.views import CompletedSale, SaleView, StaffView, StatusView, StoreVi
 
 T = TypeVar("T")
 
+#: Operations that may change what the status line shows (cashier, shift, queued events).
+JOURNALED = frozenset(
+    {"sign_in", "unlock", "sign_out", "lock", "payment", "void_sale", "reprint", "open_shift", "discount"}
+)
+
 #: How often the status line re-reads the sync state the ledger knows.
 STATUS_INTERVAL_MS = 5000
 
@@ -84,7 +89,9 @@ class Session(QObject):
 
     def _after_operation(self, operation: str) -> None:
         self.changed.emit(operation)
-        if operation not in ("status", "search"):
+        # Scans and searches write no journal entry: re-reading the status after them would only
+        # queue behind the next scan on the worker thread.
+        if operation in JOURNALED:
             self.refresh_status()
 
     def refresh_status(self) -> None:
