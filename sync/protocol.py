@@ -28,6 +28,10 @@ PROTOCOL_VERSION = 1
 #: Versions this build can speak. A server answers 426 to a terminal whose version it dropped.
 SUPPORTED_PROTOCOL_VERSIONS: tuple[int, ...] = (1,)
 
+#: Request header carrying the sender's protocol version, so the server can answer 426 before
+#: parsing a body it may not understand (sync.client sends it on every call).
+PROTOCOL_HEADER = "X-Storelink-Protocol"
+
 GENESIS_HASH = "0" * 64
 #: Most entries a terminal may push in one batch; the server also announces it in ``hello``.
 MAX_BATCH_ENTRIES = 500

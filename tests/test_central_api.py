@@ -18,7 +18,7 @@ from central_fixtures import (  # noqa: F401  (fixtures are used by name)
 )
 from sqlalchemy import select, update
 
-from sync.protocol import PROTOCOL_VERSION
+from sync.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION
 from sync.server import schema
 from sync.server.db import utcnow
 from sync.server.stores import revoke_terminal, sha256_hex
@@ -86,7 +86,7 @@ def test_enrollment_codes_are_read_without_dashes_and_in_any_case(central: LiveS
     assert _enroll_with(central, code.replace("-", "").lower())[0] == 200
 
 
-def test_an_old_protocol_version_gets_426(central: LiveServer) -> None:
+def test_a_protocol_version_the_server_does_not_speak_gets_426(central: LiveServer) -> None:
     add_store(central.db)
     response = central.client.post(
         "/v1/enroll", json={"code": enrollment_code(central.db), "protocol_version": 0}
@@ -98,8 +98,19 @@ def test_an_old_protocol_version_gets_426(central: LiveServer) -> None:
         json={"protocol_version": PROTOCOL_VERSION + 1, "entries": [terminal.entry("cash.in", {})]},
         headers=terminal.headers,
     )
-    assert response.status_code == 400
+    assert response.status_code == 426
     assert response.json()["error"] == "protocol_too_new"
+    old = central.client.get("/v1/changes", headers={**terminal.headers, PROTOCOL_HEADER: "0"})
+    assert (old.status_code, old.json()["error"]) == (426, "protocol_too_old")
+    assert "update the terminal" in old.json()["detail"]
+    newer = central.client.post(
+        "/v1/push", content=b"not even json", headers={**terminal.headers, PROTOCOL_HEADER: "99"}
+    )
+    assert (newer.status_code, newer.json()["error"]) == (426, "protocol_too_new")
+    garbled = central.client.get("/v1/hello", headers={PROTOCOL_HEADER: "one"})
+    assert (garbled.status_code, garbled.json()["error"]) == (400, "bad_protocol_header")
+    fine = central.client.get("/v1/hello", headers={PROTOCOL_HEADER: str(PROTOCOL_VERSION)})
+    assert fine.status_code == 200
 
 
 # --- push ----------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -25,6 +25,7 @@ from sync.codes import public_key_bytes
 from sync.protocol import (
     MAX_BATCH_BYTES,
     MAX_BATCH_ENTRIES,
+    PROTOCOL_HEADER,
     SUPPORTED_PROTOCOL_VERSIONS,
     ChangesPage,
     Enrollment,
@@ -36,7 +37,7 @@ from sync.protocol import (
 )
 from sync.server import changes, schema
 from sync.server.db import Database, utcnow
-from sync.server.errors import ERROR_RESPONSES, ApiError
+from sync.server.errors import ERROR_RESPONSES, ApiError, error_response
 from sync.server.push import ingest, iso
 from sync.server.stores import EnrollmentRefused, enroll_terminal, sha256_hex
 
@@ -60,20 +61,51 @@ def _db(request: Request) -> Database:
 
 
 def check_protocol(version: int) -> None:
-    if version not in SUPPORTED_PROTOCOL_VERSIONS:
-        if version < min(SUPPORTED_PROTOCOL_VERSIONS):
-            raise ApiError(
-                426,
-                "protocol_too_old",
-                f"protocol version {version} is no longer supported (this server speaks "
-                f"{', '.join(map(str, SUPPORTED_PROTOCOL_VERSIONS))}): update the terminal",
-            )
+    """426 for a protocol version this server does not speak (older or newer)."""
+    if version in SUPPORTED_PROTOCOL_VERSIONS:
+        return
+    speaks = ", ".join(map(str, SUPPORTED_PROTOCOL_VERSIONS))
+    if version < min(SUPPORTED_PROTOCOL_VERSIONS):
         raise ApiError(
-            400,
-            "protocol_too_new",
-            f"protocol version {version} is newer than this server speaks "
-            f"({', '.join(map(str, SUPPORTED_PROTOCOL_VERSIONS))}): update the central server",
+            426,
+            "protocol_too_old",
+            f"protocol version {version} is no longer supported (this server speaks {speaks}): update the terminal",
         )
+    raise ApiError(
+        426,
+        "protocol_too_new",
+        f"protocol version {version} is newer than this server speaks ({speaks}): update the central server",
+    )
+
+
+class ProtocolGate:
+    """ASGI middleware: a /v1 request whose protocol header names a version this server does not
+    speak gets 426 before its body is read."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            header = PROTOCOL_HEADER.lower().encode("ascii")
+            value = next((v for k, v in scope.get("headers") or [] if k == header), None)
+            if value is not None:
+                try:
+                    check_protocol(int(value.decode("ascii", "replace").strip()))
+                except ValueError:
+                    refusal = ApiError(
+                        400, "bad_protocol_header", f"{PROTOCOL_HEADER} must be a whole number"
+                    )
+                    await _answer(refusal, scope, receive, send)
+                    return
+                except ApiError as exc:
+                    await _answer(exc, scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+async def _answer(exc: ApiError, scope: Any, receive: Any, send: Any) -> None:
+    await error_response(exc.status, exc.error, exc.detail, exc.headers)(scope, receive, send)
 
 
 def _authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Terminal:

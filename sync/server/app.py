@@ -52,6 +52,8 @@ def create_app(settings: ServerSettings, db: Database | None = None) -> FastAPI:
     # Room above the batch limit for the envelope; anything larger is refused unread.
     app.add_middleware(BodyLimit, max_bytes=MAX_BATCH_BYTES + 64 * 1024)
     app.add_middleware(PushGate, limits=app.state.limits)
+    # Outermost: a terminal speaking another protocol is told so before anything else.
+    app.add_middleware(api.ProtocolGate)
     app.include_router(api.router)
     app.include_router(web.router)
     return app
