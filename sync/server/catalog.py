@@ -25,7 +25,14 @@ from sqlalchemy import Connection, insert, select, update
 
 from sync.protocol import ChangeKind
 from sync.server import schema
-from sync.server.changes import NewChange, record_standalone, record_update
+from sync.server.changes import (
+    NewChange,
+    append_to_update,
+    bulk_insert,
+    finish_update,
+    new_update_id,
+    record_standalone,
+)
 from sync.server.stores import InputError, find_store
 
 CATALOG_COLUMNS = ("sku", "name", "price", "tax_rate", "barcodes", "unit")
@@ -102,24 +109,16 @@ def chain_currency(conn: Connection, given: str | None) -> str:
     raise InputError(f"stores use several currencies ({', '.join(found)}): give --currency")
 
 
-def import_catalog(
-    conn: Connection, text: str, *, now: datetime, currency: str | None = None
-) -> ImportResult:
-    """Add or update the products in a catalog CSV, and send the changes to every store as one update."""
-    digits = get_currency_precision(chain_currency(conn, currency))
-    problems: list[str] = []
-    parsed: dict[str, dict[str, Any]] = {}
-    first_line: dict[str, int] = {}
+def _catalog_rows(text: str, digits: int) -> Iterator[tuple[int, dict[str, Any] | None, list[str]]]:
+    """Each data row as (line, product or None, reasons it is bad); duplicates not checked here."""
     for line, row in _rows(text, CATALOG_COLUMNS):
         if "__extra__" in row:
-            problems.append(f"line {line}: more fields than the header has columns")
+            yield line, None, ["more fields than the header has columns"]
             continue
         reasons = []
         sku = row["sku"]
         if not _SKU.match(sku):
             reasons.append("sku is empty, longer than 64 characters, or has spaces or commas")
-        elif sku in first_line:
-            reasons.append(f"sku {sku!r} already appears on line {first_line[sku]}")
         name = row["name"]
         if not name or len(name) > 200:
             reasons.append("name is empty or longer than 200 characters")
@@ -136,55 +135,100 @@ def import_catalog(
             reasons.append(f"unit {row['unit']!r} is not 'piece' or 'kg'")
         barcodes = row["barcodes"].split()
         reasons.extend(r for r in map(_check_barcode, barcodes) if r)
-        active = row.get("active", "").lower() not in ("no", "false", "0")
+        if reasons:
+            yield line, None, reasons
+            continue
+        yield (
+            line,
+            {
+                "sku": sku,
+                "name": name,
+                "price": price,
+                "tax_rate": _normal_rate(rate),
+                "unit": unit,
+                "barcodes": " ".join(barcodes),
+                "active": row.get("active", "").lower() not in ("no", "false", "0"),
+            },
+            [],
+        )
+
+
+def import_catalog(
+    conn: Connection, text: str, *, now: datetime, currency: str | None = None
+) -> ImportResult:
+    """Add or update the products in a catalog CSV, and send the changes to every store as one update.
+
+    Two passes over the text: the first checks every row (nothing is written if any is bad), the
+    second writes in chunks, so memory does not grow with the catalog's size.
+    """
+    digits = get_currency_precision(chain_currency(conn, currency))
+    problems: list[str] = []
+    first_line: dict[str, int] = {}
+    rates: set[str] = set()
+    for line, product, reasons in _catalog_rows(text, digits):
+        if product is not None and product["sku"] in first_line:
+            reasons = [f"sku {product['sku']!r} already appears on line {first_line[product['sku']]}"]
         if reasons:
             problems.append(f"line {line}: " + "; ".join(reasons))
-            continue
-        first_line[sku] = line
-        parsed[sku] = {
-            "sku": sku,
-            "name": name,
-            "price": price,
-            "tax_rate": _normal_rate(rate),
-            "unit": unit,
-            "barcodes": " ".join(barcodes),
-            "active": active,
-        }
+        elif product is not None:
+            first_line[product["sku"]] = line
+            rates.add(product["tax_rate"])
     if problems:
         raise ImportRefused(problems)
-    if not parsed:
+    if not first_line:
         raise ImportRefused(["line 2: the file has no products"])
+    del first_line
 
     result = ImportResult()
-    changed: list[NewChange] = []
+    update_id = new_update_id()
     known_rates = set(conn.execute(select(schema.tax_rates.c.code)).scalars())
-    for rate in sorted({p["tax_rate"] for p in parsed.values()} - known_rates):
+    fresh_rates = sorted(rates - known_rates)
+    for rate in fresh_rates:
         conn.execute(insert(schema.tax_rates).values(code=rate, rate=rate))
-        changed.append(NewChange(ChangeKind.TAX_RATE, rate, {"rate": rate}))
-    skus = list(parsed)
+    append_to_update(
+        conn,
+        update_id,
+        [NewChange(ChangeKind.TAX_RATE, rate, {"rate": rate}) for rate in fresh_rates],
+        now=now,
+    )
+    chunk: list[dict[str, Any]] = []
+    for _line, product, _reasons in _catalog_rows(text, digits):
+        assert product is not None  # the first pass refused the file otherwise
+        chunk.append(product)
+        if len(chunk) == _CHUNK:
+            _write_products(conn, chunk, update_id, result, now)
+            chunk = []
+    _write_products(conn, chunk, update_id, result, now)
+    finish_update(conn, update_id)
+    return result
+
+
+def _write_products(
+    conn: Connection, chunk: list[dict[str, Any]], update_id: str, result: ImportResult, now: datetime
+) -> None:
+    if not chunk:
+        return
     table = schema.products
     fields = ("name", "price", "tax_rate", "unit", "barcodes", "active")
-    for start in range(0, len(skus), _CHUNK):
-        chunk = skus[start : start + _CHUNK]
-        existing = {r.sku: r for r in conn.execute(select(table).where(table.c.sku.in_(chunk)))}
-        new_rows = []
-        for sku in chunk:
-            product = parsed[sku]
-            old = existing.get(sku)
-            if old is None:
-                new_rows.append({**product, "updated_at": now})
-                result.added += 1
-            elif any(getattr(old, f) != product[f] for f in fields):
-                conn.execute(update(table).where(table.c.sku == sku).values(**product, updated_at=now))
-                result.updated += 1
-            else:
-                result.unchanged += 1
-                continue
-            changed.append(NewChange(ChangeKind.PRODUCT, sku, product_data(product)))
-        if new_rows:
-            conn.execute(insert(table), new_rows)
-    record_update(conn, changed, now=now)
-    return result
+    existing = {
+        r.sku: r for r in conn.execute(select(table).where(table.c.sku.in_([p["sku"] for p in chunk])))
+    }
+    new_rows = []
+    changed = []
+    for product in chunk:
+        old = existing.get(product["sku"])
+        if old is None:
+            new_rows.append({**product, "updated_at": now})
+            result.added += 1
+        elif any(getattr(old, f) != product[f] for f in fields):
+            conn.execute(update(table).where(table.c.sku == product["sku"]).values(**product, updated_at=now))
+            result.updated += 1
+        else:
+            result.unchanged += 1
+            continue
+        changed.append(NewChange(ChangeKind.PRODUCT, product["sku"], product_data(product)))
+    bulk_insert(conn, table, new_rows)
+    append_to_update(conn, update_id, changed, now=now)
 
 
 def _normal_rate(rate: str) -> str:

@@ -98,11 +98,20 @@ class NewChange:
     store_id: int | None = None
 
 
-def record_update(conn: Connection, items: Sequence[NewChange], *, now: datetime | None = None) -> str:
-    """Append ``items`` to the feed as one update (terminals show none until all arrived)."""
+def new_update_id() -> str:
+    return str(uuid.uuid4())
+
+
+def append_to_update(
+    conn: Connection, update_id: str, items: Sequence[NewChange], *, now: datetime | None = None
+) -> None:
+    """Append ``items`` to the feed under ``update_id``, none of them marked last yet.
+
+    For updates written in chunks; :func:`finish_update` marks the end. The feed lock taken here is
+    held to commit, so the whole update gets consecutive seqs.
+    """
     if not items:
-        return ""
-    update_id = str(uuid.uuid4())
+        return
     at = now or utcnow()
     lock_feed(conn)
     rows = [
@@ -112,14 +121,21 @@ def record_update(conn: Connection, items: Sequence[NewChange], *, now: datetime
             "key": item.key,
             "data": item.data,
             "update_id": update_id,
-            "last_in_update": index == len(items) - 1,
+            "last_in_update": False,
             "created_at": at,
         }
-        for index, item in enumerate(items)
+        for item in items
     ]
     for start in range(0, len(rows), 5000):
         bulk_insert(conn, schema.changes, rows[start : start + 5000])
-    return update_id
+
+
+def finish_update(conn: Connection, update_id: str) -> None:
+    """Mark the last change of ``update_id``: terminals may now show the whole update."""
+    table = schema.changes
+    last = conn.execute(select(func.max(table.c.seq)).where(table.c.update_id == update_id)).scalar_one()
+    if last is not None:
+        conn.execute(update(table).where(table.c.seq == last).values(last_in_update=True))
 
 
 #: Kinds whose rows each carry the whole truth about one thing and are always their own update.
