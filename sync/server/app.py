@@ -42,6 +42,9 @@ def create_app(settings: ServerSettings, db: Database | None = None) -> FastAPI:
         title="Storelink POS central API",
         version=str(PROTOCOL_VERSION),
         description="Terminal API of pos-central. Every error is a 4xx with an ErrorBody.",
+        # Swagger UI and ReDoc load their scripts from a CDN; stores may have no internet.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.db = db
     app.state.settings = settings
