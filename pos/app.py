@@ -25,28 +25,47 @@ log = logging.getLogger(__name__)
 
 
 class MainThreadGarbageCollector(QObject):
-    """Python's cycle collector runs only here, on the UI thread, every few seconds (as Anki does).
+    """Python's cycle collector runs only here, on the UI thread (as Anki does).
 
     Left alone it may run on the ledger's or the task runner's thread and free Qt objects there,
-    which crashes Qt. Reference counting still frees everything acyclic at once.
+    which crashes Qt. Young objects are collected every second (well under a millisecond); a full
+    collection waits until the till is idle, so it never lands between a scan and its line.
+    Reference counting still frees everything acyclic at once.
     """
 
-    INTERVAL_MS = 5000
+    YOUNG_MS = 1000
+    FULL_EVERY = 60  # young collections between full ones
 
-    def __init__(self) -> None:
+    def __init__(self, runner: TaskRunner | None = None) -> None:
         super().__init__()
         self._was_enabled = gc.isenabled()
         gc.disable()
+        self._runner = runner
+        self._ticks = 0
         self._timer = QTimer(self)
-        self._timer.setInterval(self.INTERVAL_MS)
+        self._timer.setInterval(self.YOUNG_MS)
         self._timer.timeout.connect(self.collect)
         self._timer.start()
 
-    def collect(self) -> None:
+    def settle(self) -> None:
+        """After start-up: collect once and move what exists to the permanent generation."""
+        if not self._timer.isActive():
+            return  # already stopped
         gc.collect()
+        gc.freeze()
+
+    def collect(self) -> None:
+        self._ticks += 1
+        busy = self._runner is not None and self._runner.pending > 0
+        if self._ticks >= self.FULL_EVERY and not busy:
+            self._ticks = 0
+            gc.collect()
+        else:
+            gc.collect(1)
 
     def stop(self) -> None:
         self._timer.stop()
+        gc.unfreeze()
         gc.collect()
         if self._was_enabled:
             gc.enable()
@@ -96,14 +115,15 @@ def build_terminal(till: Till, *, language: str | None = None) -> Terminal:
     receipt use the store's language.
     """
     application()
-    collector = MainThreadGarbageCollector()
     store = till.store()
     set_language(normalise(language or store.language))
     runner = TaskRunner()
+    collector = MainThreadGarbageCollector(runner)
     session = Session(till, runner, store)
     display = CustomerDisplay(language=store.language, store_name=store.name)
     window = MainWindow(session, display)
     session.start()
+    QTimer.singleShot(2000, collector.settle)  # once the till is up, not before its first paint
     return Terminal(
         window=window, display=display, session=session, runner=runner, till=till, collector=collector
     )

@@ -1,6 +1,8 @@
 """Regenerate the cashier app screenshots in docs/images from a REAL window (X11 under Xvfb).
 
-    xvfb-run -a -s "-screen 0 1366x768x24" .venv/bin/python docs/images/make_screenshots.py
+    xvfb-run -a -s "-screen 0 1366x768x24" .venv/bin/python docs/images/make_screenshots.py [de|zh_CN]
+
+With a language, the cashier's screens are in it and the files get a "-<language>" suffix.
 
 It sets up the demo terminal in a temporary dir, then signs in, scans and pays with key events the
 way a cashier and a scanner do, and grabs the windows at each step.
@@ -63,16 +65,21 @@ def dialog(name: str) -> QWidget:
     return found[0]
 
 
+SUFFIX = ""
+
+
 def save(widget: QWidget, name: str) -> None:
     settle()
-    path = OUT / name
+    path = OUT / name.replace(".png", f"{SUFFIX}.png")
     widget.grab().save(str(path))
     print(f"wrote {path.relative_to(OUT.parent.parent)}")
 
 
 def main() -> int:
     app = application()
+    global SUFFIX
     language = sys.argv[1] if len(sys.argv) > 1 else "en"
+    SUFFIX = "" if language == "en" else f"-{language}"
     demo = prepare_demo(Path(tempfile.mkdtemp(prefix="storelink-shots-")) / "pos")
     term = build_terminal(ServiceTill.open(demo.data_dir, demo_pins=demo.pins), language=language)
     window, display = term.window, term.display

@@ -82,11 +82,14 @@ class CustomerDisplay(QWidget):
         self._lines.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self._lines.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self._lines.verticalHeader().hide()
+        self._lines.verticalHeader().setDefaultSectionSize(52)
+        self._lines.setShowGrid(False)
+        self._lines.setAlternatingRowColors(True)
         self._lines.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in (1, 2):
-            self._lines.horizontalHeader().setSectionResizeMode(
-                column, QHeaderView.ResizeMode.ResizeToContents
-            )
+        header = self._lines.horizontalHeader()
+        for column, width in ((1, 160), (2, 240)):  # sized for the display's 26 px type
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
+            header.resizeSection(column, width)
         self._member = label("customerMember", role="display-info")
         total_row = QHBoxLayout()
         self._total_caption = label("customerTotalCaption", role="display-big")

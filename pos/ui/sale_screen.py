@@ -152,8 +152,12 @@ class SaleScreen(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(44)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, len(COLUMNS)):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        # Fixed widths sized for the widest usual text: measuring contents on every scan costs time.
+        metrics = self.table.fontMetrics()
+        widest = {1: "9,999.999 kg", 2: "€99,999.99", 3: "-€99,999.99", 4: "€999,999.99"}
+        for column, sample in widest.items():
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
+            header.resizeSection(column, metrics.horizontalAdvance(sample) + 24)
 
         self.message = label("saleMessage", role="info")
         self.message.setWordWrap(True)
