@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -61,6 +62,20 @@ def test_huge_numbers_and_nul_characters_get_4xx_or_quarantine(central: LiveServ
         json={"code": "AAAA-\x00", "terminal_name": "\x00", "protocol_version": PROTOCOL_VERSION},
     )
     assert 400 <= response.status_code < 500
+
+
+def test_text_that_is_not_valid_unicode_gets_422(central: LiveServer) -> None:
+    add_store(central.db)
+    till = enroll(central.client, central.db)
+    entry = till.entry("cash.in", {"note": "PLACEHOLDER"}, advance=False)
+    body = json.dumps({"protocol_version": PROTOCOL_VERSION, "entries": [entry]})
+    body = body.replace("PLACEHOLDER", "\\ud800")  # a lone surrogate, legal in JSON, not in UTF-8
+    response = central.client.post(
+        "/v1/push", content=body.encode(), headers={**till.headers, "Content-Type": "application/json"}
+    )
+    assert (response.status_code, response.json()["error"]) == (422, "invalid_text")
+    long_id = till.entry("return.completed", sale_payload(total=-100, original_sale_id="x" * 100))
+    assert till.push(central.client, [long_id]).json()["results"][0]["status"] == "quarantined"
 
 
 def test_unknown_paths_and_methods_get_an_error_body(central: LiveServer) -> None:

@@ -101,6 +101,11 @@ def install_error_handlers(app: FastAPI) -> None:
             422, "invalid_value", "a value is out of range or holds characters that cannot be stored"
         )
 
+    @app.exception_handler(UnicodeError)
+    async def on_unicode(_request: Request, _exc: UnicodeError) -> JSONResponse:
+        # JSON may carry lone surrogates ("\ud800") that no UTF-8 text can hold.
+        return error_response(422, "invalid_text", "a text holds characters that are not valid Unicode")
+
     @app.exception_handler(OverflowError)
     async def on_overflow(_request: Request, _exc: OverflowError) -> JSONResponse:
         return error_response(422, "invalid_value", "a number is too large")

@@ -356,6 +356,8 @@ def _out_of_range(sale: SalePayload) -> str | None:
             return f"payload field {name} is out of range ({value})"
     if any("\x00" in text for text in _texts(sale)):
         return "payload holds a NUL character"
+    if sale.original_sale_id is not None and len(sale.original_sale_id) > 36:
+        return "payload field original_sale_id is longer than a sale id"
     return None
 
 
