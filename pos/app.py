@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
+from pos.ledger.db import LedgerError
 from pos.ui.customer_display import CustomerDisplay
 from pos.ui.i18n import normalise, set_language
 from pos.ui.main_window import MainWindow
@@ -130,10 +131,19 @@ def build_terminal(till: Till, *, language: str | None = None) -> Terminal:
 
 
 def run(open_till: Callable[[], Till], *, language: str | None = None) -> int:
-    """Open the till, show the till and the customer display, and run until the window closes."""
+    """Open the till, show the till and the customer display, and run until the window closes.
+
+    A till that cannot open (damaged ledger, unreadable config) is explained in a message box and
+    gives exit status 1.
+    """
     app = application()
     log.info("SQLite %s", sqlite3.sqlite_version)
-    till = open_till()
+    try:
+        till = open_till()
+    except (LedgerError, ValueError, OSError) as error:  # damaged ledger, ConfigError, SettingsError
+        log.error("the till cannot start: %s", error)
+        QMessageBox.critical(None, "Storelink POS", f"The till cannot start:\n\n{error}")
+        return 1
     terminal = build_terminal(till, language=language or getattr(till, "language", None))
     terminal.window.show()
     terminal.display.place()
