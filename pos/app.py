@@ -146,7 +146,7 @@ def run(open_till: Callable[[], Till], *, language: str | None = None) -> int:
         return 1
     terminal = build_terminal(till, language=language or getattr(till, "language", None))
     terminal.window.show()
-    terminal.display.place()
+    terminal.display.place(terminal.window.screen())
     terminal.window.raise_()
     terminal.window.activateWindow()
     try:

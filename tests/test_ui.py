@@ -497,3 +497,55 @@ def test_bad_ui_settings_are_refused_naming_the_file_and_the_problem(
     with pytest.raises(SettingsError, match=message) as caught:
         load_ui_settings(tmp_path)
     assert "ui.json" in str(caught.value)
+
+
+SECOND_SCREEN_PROBE = """
+from PySide6.QtWidgets import QApplication, QWidget
+from pos.ui.customer_display import CustomerDisplay
+app = QApplication([])
+till = QWidget()
+till.show()
+display = CustomerDisplay("de", "Demo")
+display.place(till.screen())
+app.processEvents()
+g = display.geometry()
+print(display.windowTitle(), display.isFullScreen(), display.screen().name(), till.screen().name(), g.width(), g.height(), sep="|")
+"""
+
+
+def test_customer_display_goes_full_screen_on_the_second_screen(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    # Qt's offscreen platform can pretend to have two screens; that must be set before Qt starts,
+    # hence a separate process.
+    config = tmp_path / "screens.json"
+    config.write_text(
+        json.dumps(
+            {
+                "screens": [
+                    {"name": "counter", "x": 0, "y": 0, "width": 1366, "height": 768, "logicalDpi": 96},
+                    {"name": "shopper", "x": 1366, "y": 0, "width": 1024, "height": 600, "logicalDpi": 96},
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": f"offscreen:configfile={config}"}
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", SECOND_SCREEN_PROBE],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    title, full, display_screen, till_screen, width, height = out.split("|")
+    assert title == "Customer Display"
+    assert full == "True" and display_screen != till_screen
+    assert (width, height) == (("1024", "600") if display_screen == "shopper" else ("1366", "768"))

@@ -8,7 +8,7 @@ starts. Its text is in the store's language, not the cashier's.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication, QPixmap, QResizeEvent
+from PySide6.QtGui import QGuiApplication, QPixmap, QResizeEvent, QScreen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -199,11 +199,13 @@ class CustomerDisplay(QWidget):
     def current_page(self) -> str:
         return self._pages.currentWidget().objectName()
 
-    def place(self) -> None:
-        """Full screen on the second screen if there is one, else a normal window beside the till."""
-        screens = QGuiApplication.screens()
-        if len(screens) > 1:
-            self.setGeometry(screens[1].geometry())
+    def place(self, main_window_screen: QScreen | None = None) -> None:
+        """Full screen on a screen other than the till's if there is one, else a normal window."""
+        till_screen = main_window_screen or QGuiApplication.primaryScreen()
+        others = [screen for screen in QGuiApplication.screens() if screen is not till_screen]
+        if others:
+            self.setScreen(others[0])
+            self.setGeometry(others[0].geometry())
             self.showFullScreen()
         else:
             self.show()
