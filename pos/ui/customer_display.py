@@ -197,7 +197,8 @@ class CustomerDisplay(QWidget):
         self._render_qr()
 
     def current_page(self) -> str:
-        return self._pages.currentWidget().objectName()
+        page = self._pages.currentWidget()
+        return page.objectName() if page is not None else ""
 
     def place(self, main_window_screen: QScreen | None = None) -> None:
         """Full screen on a screen other than the till's if there is one, else a normal window."""

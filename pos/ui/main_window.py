@@ -75,7 +75,7 @@ class MainWindow(QMainWindow):
         self.resize(1366, 768)
         self.refresh("init")
 
-    def current_screen(self) -> QWidget:
+    def current_screen(self) -> QWidget | None:
         return self.stack.currentWidget()
 
     def refresh(self, operation: str) -> None:
@@ -107,7 +107,9 @@ class MainWindow(QMainWindow):
         forget_listener(self._language_listener)
         for dialog in self.findChildren(QDialog):
             dialog.close()
-        QApplication.instance().removeEventFilter(self.sale_screen.router)
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self.sale_screen.router)
         self.session.stop()
         self.display.close()
         super().closeEvent(event)

@@ -13,7 +13,7 @@ def qr_matrix(text: str) -> list[list[bool]]:
     code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4)
     code.add_data(text)
     code.make(fit=True)
-    return code.get_matrix()
+    return [[bool(module) for module in row] for row in code.get_matrix()]
 
 
 def qr_image(text: str, size: int) -> QImage:

@@ -3,6 +3,7 @@ and a touch button for every action. A scanner's code + Enter lands here whereve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, QPersistentModelIndex, Qt
@@ -232,7 +233,9 @@ class SaleScreen(QWidget):
             Qt.Key.Key_F12: self.open_payment,
         }
         self.router = ScannerRouter(self)
-        QApplication.instance().installEventFilter(self.router)
+        app = QApplication.instance()
+        assert app is not None, "the QApplication exists before any screen"
+        app.installEventFilter(self.router)
         session.changed.connect(self.refresh)
         session.message.connect(self.show_message)
         self.retranslate()
@@ -353,6 +356,15 @@ class SaleScreen(QWidget):
         dialog.finished.connect(lambda _r: self.scan_input.setFocus())
         dialog.open()
 
+    def _sale_then(self, note: str) -> Callable[[SaleView], None]:
+        """A callback that shows the new sale, then ``note`` for the cashier."""
+
+        def done(sale: SaleView) -> None:
+            self.session.set_sale(sale)
+            self.show_message(note, False)
+
+        return done
+
     def open_search(self) -> None:
         dialog = SearchDialog(self.session, self, self.add_product)
         dialog.open()
@@ -366,10 +378,7 @@ class SaleScreen(QWidget):
         self.session.act(
             "remove_line",
             lambda: till.remove_line(line.line_id),
-            lambda sale: (
-                self.session.set_sale(sale),
-                self.show_message(_("Removed {name}").format(name=line.name), False),
-            ),
+            self._sale_then(_("Removed {name}").format(name=line.name)),
         )
 
     def open_discount(self) -> None:
@@ -398,7 +407,7 @@ class SaleScreen(QWidget):
         self.session.act(
             "discount",
             lambda: till.discount(line_id, text, manager_pin),
-            lambda sale: (self.session.set_sale(sale), self.show_message(_("Discount applied"), False)),
+            self._sale_then(_("Discount applied")),
             needs_manager,
         )
 
@@ -407,7 +416,7 @@ class SaleScreen(QWidget):
         self.session.act(
             "void_sale",
             till.void_sale,
-            lambda sale: (self.session.set_sale(sale), self.show_message(_("Sale cancelled"), False)),
+            self._sale_then(_("Sale cancelled")),
         )
 
     def open_payment(self) -> None:
