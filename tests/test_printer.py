@@ -62,3 +62,12 @@ def test_bad_printer_settings_are_refused(values: dict[str, object], message: st
 def test_usb_ids_may_be_written_in_hex() -> None:
     settings = PrinterSettings.from_mapping({"kind": "usb", "usb_vendor": "0x04b8", "usb_product": "0x0202"})
     assert (settings.usb_vendor, settings.usb_product) == (0x04B8, 0x0202)
+
+
+def test_a_cash_sale_kicks_the_drawer_before_the_receipt(tmp_path: Path) -> None:
+    out = tmp_path / "printer.bin"
+    print_receipt(PrinterSettings(kind="file", path=str(out)), "Receipt 7\n", open_drawer=True)
+    data = out.read_bytes()
+    assert data.startswith(b"\x1bp") and data.index(b"\x1bp") < data.index(b"Receipt 7")
+    print_receipt(PrinterSettings(kind="file", path=str(out)), "Receipt 8\n")
+    assert b"\x1bp" not in out.read_bytes()

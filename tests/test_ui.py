@@ -317,6 +317,7 @@ def test_cash_payment_change_receipt_and_claim_qr_on_the_customer_display(
     raw = printed(data_dir)
     assert completed.receipt_number.encode() in raw and b"Coffee mug porcelain" in raw
     assert completed.claim_url.encode() in raw and b"\x1d(k" in raw
+    assert raw.startswith(b"\x1bp")  # a cash sale opens the drawer
 
     # The customer display shows the claim QR, readable by a phone: decode it from a grab of the window.
     qtbot.waitUntil(lambda: display.current_page() == "customerClaimPage")
@@ -382,6 +383,7 @@ def test_split_payment_card_then_cash_and_reprint(qtbot, term: Terminal, data_di
     qtbot.waitUntil(lambda: "printed again" in text_of(term.window, "saleMessage"))
     again = printed(data_dir)  # the file printer holds the last job
     assert number.encode() in again and b"COPY" in again and b"AUTH-778812" in again
+    assert b"\x1bp" not in again  # a reprint leaves the drawer shut
     # The reprint is journaled.
     till: ServiceTill = term.till  # type: ignore[assignment]
     types = [row[0] for row in till.terminal.ledger.read().execute("SELECT type FROM journal ORDER BY seq")]

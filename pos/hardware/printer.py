@@ -106,9 +106,18 @@ def connected(settings: PrinterSettings) -> Iterator[Escpos]:
 
 
 def write_receipt(
-    device: Escpos, text: str, *, claim_url: str = "", qr_caption: str = "", settings: PrinterSettings
+    device: Escpos,
+    text: str,
+    *,
+    claim_url: str = "",
+    qr_caption: str = "",
+    settings: PrinterSettings,
+    open_drawer: bool = False,
 ) -> None:
-    """Send one receipt: the text, then the claim QR (if any) with its caption, then cut."""
+    """Send one receipt: kick the cash drawer if asked, the text, the claim QR (if any) with its
+    caption, then cut."""
+    if open_drawer:
+        device.cashdraw(2)  # first, so the cashier can count change while the receipt prints
     device.set(align="left", font="a")
     device.text(text)
     if claim_url:
@@ -120,11 +129,26 @@ def write_receipt(
     device.cut()
 
 
-def print_receipt(settings: PrinterSettings, text: str, *, claim_url: str = "", qr_caption: str = "") -> None:
-    """Print one receipt on the configured printer; raises :class:`PrinterError` if that fails."""
+def print_receipt(
+    settings: PrinterSettings,
+    text: str,
+    *,
+    claim_url: str = "",
+    qr_caption: str = "",
+    open_drawer: bool = False,
+) -> None:
+    """Print one receipt on the configured printer (kicking the drawer wired to it when
+    ``open_drawer``); raises :class:`PrinterError` if that fails."""
     try:
         with connected(settings) as device:
-            write_receipt(device, text, claim_url=claim_url, qr_caption=qr_caption, settings=settings)
+            write_receipt(
+                device,
+                text,
+                claim_url=claim_url,
+                qr_caption=qr_caption,
+                settings=settings,
+                open_drawer=open_drawer,
+            )
     except PrinterError:
         raise
     except Exception as exc:

@@ -479,7 +479,8 @@ class ServiceTill:
                     self.printer,
                     text,
                     claim_url=receipt.claim_url,
-                    qr_caption="",
+                    # A cash sale opens the drawer; a reprint or a card-only sale does not.
+                    open_drawer=not reprint and any(t["kind"] == "cash" for t in payload["tenders"]),
                 )
             except PrinterError as error:
                 log.warning("receipt %s did not print: %s", receipt.receipt_number, error)
