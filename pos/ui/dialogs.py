@@ -101,11 +101,12 @@ class SearchDialog(QDialog):
             self._show([], generation)
             return
         till = self.session.till
-        self.session.act(
-            "search",
-            lambda: till.search(query, self.SEARCH_LIMIT),
-            lambda hits: self._show(hits, generation),
-        )
+
+        def search() -> list[ProductHit]:
+            # Typed on since this was queued: skip it, the newer query is behind it.
+            return [] if generation != self._generation else till.search(query, self.SEARCH_LIMIT)
+
+        self.session.act("search", search, lambda hits: self._show(hits, generation))
 
     def _show(self, hits: list[ProductHit], generation: int) -> None:
         if generation != self._generation:
