@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -172,6 +173,39 @@ def measure_scans(data_dir: Path, products: int, scans: int) -> dict[str, list[f
         latencies.append((state["at"] - start) * 1000)
     rss = psutil.Process().memory_info().rss / 1e6
 
+    # F2 search: time from the last keystroke of a query to its results shown in the dialog.
+    generator = bench_ledger()
+    words = [rng.choice(generator.BRANDS + generator.NOUNS) for _ in range(100)]
+    queries = [w[: rng.randint(3, len(w))] for w in words if len(w) >= 3]
+    screen.void_sale()
+    while term.runner.pending:
+        QApplication.processEvents()
+    screen.open_search()
+    dialog = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "searchDialog")
+    shown = {"at": 0.0}
+    show = dialog._show  # type: ignore[attr-defined]
+
+    def timed_show(hits: Any, generation: int) -> None:
+        show(hits, generation)
+        if generation == dialog._generation:  # type: ignore[attr-defined]
+            shown["at"] = time.perf_counter()
+
+    dialog._show = timed_show  # type: ignore[attr-defined]
+    query_input = dialog.findChild(QWidget, "searchInput")
+    searches: list[float] = []
+    for query in queries:
+        query_input.clear()
+        QTest.keyClicks(query_input, query[:-1])
+        while term.runner.pending:
+            QApplication.processEvents()
+        shown["at"] = 0.0
+        start = time.perf_counter()
+        QTest.keyClick(query_input, query[-1])
+        while not shown["at"]:
+            QApplication.processEvents()
+        searches.append((shown["at"] - start) * 1000)
+    dialog.close()
+
     reader = till.terminal.ledger.read()
     codes = [gtin13(rng.randrange(products)) for _ in range(scans)]
     bare: list[float] = []
@@ -180,7 +214,7 @@ def measure_scans(data_dir: Path, products: int, scans: int) -> dict[str, list[f
         catalog.by_barcode(reader, code)
         bare.append((time.perf_counter() - start) * 1000)
     term.close()
-    return {"scan_ms": latencies, "lookup_ms": bare, "rss_mb": rss}
+    return {"scan_ms": latencies, "lookup_ms": bare, "search_ms": searches, "rss_mb": rss}
 
 
 def main() -> None:
@@ -222,13 +256,15 @@ def main() -> None:
 
     for run in range(1, args.runs + 1):
         result = measure_scans(data_dir, args.products, args.scans)
-        scans, bare = result["scan_ms"], result["lookup_ms"]
-        assert isinstance(scans, list) and isinstance(bare, list)
+        scans, bare, searches = result["scan_ms"], result["lookup_ms"], result["search_ms"]
+        assert isinstance(scans, list) and isinstance(bare, list) and isinstance(searches, list)
         print(
             f"run {run}: scanner Enter to line visible p50 {percentile(scans, 50):.2f} ms,"
             f" p99 {percentile(scans, 99):.2f} ms (max {max(scans):.2f});"
             f" bare barcode lookup p50 {percentile(bare, 50):.3f} ms, p99 {percentile(bare, 99):.3f} ms;"
-            f" resident memory after {args.scans} scans {result['rss_mb']:.0f} MB"
+            f" resident memory after {args.scans} scans {result['rss_mb']:.0f} MB;"
+            f" F2 search keystroke to results shown p50 {percentile(searches, 50):.1f} ms,"
+            f" p99 {percentile(searches, 99):.1f} ms"
         )
 
 
