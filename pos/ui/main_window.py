@@ -3,6 +3,7 @@ and the Customer Display beside it. Everything refreshes from :attr:`Session.cha
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QDialog, QHBoxLayout, QMainWindow, QStackedWidget, QWidget
 
@@ -95,8 +96,15 @@ class MainWindow(QMainWindow):
         if session.showing_claim and session.last_completed is not None and session.sale.is_empty:
             if self.display.claim_url != session.last_completed.claim_url or operation == "payment":
                 self.display.show_claim(session.last_completed)
+        elif operation in ("status", "search", "language"):
+            return
         else:
-            self.display.show_sale(session.sale)
+            # After the till's own repaint: the cashier's line first, the shopper's a moment later.
+            QTimer.singleShot(0, self.display, self._show_sale_on_display)
+
+    def _show_sale_on_display(self) -> None:
+        if not self.session.showing_claim:
+            self.display.show_sale(self.session.sale)
 
     def _language_changed(self, _language: str) -> None:
         for screen in (self.sign_in, self.lock_screen, self.sale_screen):

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLineEdit,
+    QSizePolicy,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -222,6 +223,13 @@ class SaleScreen(QWidget):
         layout = QHBoxLayout(self)
         layout.addLayout(left, 3)
         layout.addLayout(right, 2)
+        # Labels whose text changes on every scan keep their size, so a scan repaints only them and
+        # the new row, never a relayout of the whole screen.
+        for changing in (self.last_item, self.message, self.tax):
+            changing.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        for changing in (self.last_item, self.last_amount, self.message, self.total, self.tax):
+            changing.setFixedHeight(changing.sizeHint().height() + 8)
+        self.last_amount.setMinimumWidth(170)
 
         #: The sale screen's function keys (DESIGN.md contract); the router delivers them from any widget.
         self.function_keys = {

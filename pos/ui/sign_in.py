@@ -68,10 +68,15 @@ class PinScreen(QWidget):
         outer.addStretch(1)
         outer.addWidget(box)
         outer.addStretch(1)
-        session.changed.connect(lambda _op: self.retranslate())
+        session.changed.connect(self._changed)
         self.retranslate()
         if not locked:
             session.act("startup", session.till.startup_notice, self._notice)
+
+    def _changed(self, operation: str) -> None:
+        # Only what changes this screen's text (who locked the till); scans never do.
+        if operation in ("sign_in", "unlock", "lock", "sign_out"):
+            self.retranslate()
 
     def _notice(self, text: str) -> None:
         if text:
