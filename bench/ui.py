@@ -206,6 +206,40 @@ def measure_scans(data_dir: Path, products: int, scans: int) -> dict[str, list[f
         searches.append((shown["at"] - start) * 1000)
     dialog.close()
 
+    # Bare baseline: a plain QTableWidget in its own window gets a row appended and painted, with no
+    # till, no thread and no ledger: what this machine needs to make a line visible at all.
+    from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
+
+    plain = QTableWidget(0, 3)
+    plain.resize(800, 600)
+    plain.show()
+    plain_state = {"want": -1, "at": 0.0}
+
+    class PlainWatch(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and plain.rowCount() == plain_state["want"]:
+                plain_state["at"] = time.perf_counter()
+            return False
+
+    plain_watch = PlainWatch()
+    plain.viewport().installEventFilter(plain_watch)
+    bare_rows: list[float] = []
+    for index in range(scans):
+        if index % 25 == 0:
+            plain.setRowCount(0)
+            QApplication.processEvents()
+        plain_state["want"], plain_state["at"] = plain.rowCount() + 1, 0.0
+        start = time.perf_counter()
+        row = plain.rowCount()
+        plain.insertRow(row)
+        for column, text in enumerate(("Product", "1", "9,99 €")):
+            plain.setItem(row, column, QTableWidgetItem(text))
+        plain.scrollToBottom()
+        while not plain_state["at"]:
+            QApplication.processEvents()
+        bare_rows.append((plain_state["at"] - start) * 1000)
+    plain.close()
+
     reader = till.terminal.ledger.read()
     codes = [gtin13(rng.randrange(products)) for _ in range(scans)]
     bare: list[float] = []
@@ -214,7 +248,13 @@ def measure_scans(data_dir: Path, products: int, scans: int) -> dict[str, list[f
         catalog.by_barcode(reader, code)
         bare.append((time.perf_counter() - start) * 1000)
     term.close()
-    return {"scan_ms": latencies, "lookup_ms": bare, "search_ms": searches, "rss_mb": rss}
+    return {
+        "scan_ms": latencies,
+        "lookup_ms": bare,
+        "search_ms": searches,
+        "row_ms": bare_rows,
+        "rss_mb": rss,
+    }
 
 
 def main() -> None:
@@ -256,12 +296,20 @@ def main() -> None:
 
     for run in range(1, args.runs + 1):
         result = measure_scans(data_dir, args.products, args.scans)
-        scans, bare, searches = result["scan_ms"], result["lookup_ms"], result["search_ms"]
+        scans, bare, searches, rows = (
+            result["scan_ms"],
+            result["lookup_ms"],
+            result["search_ms"],
+            result["row_ms"],
+        )
         assert isinstance(scans, list) and isinstance(bare, list) and isinstance(searches, list)
+        assert isinstance(rows, list)
         print(
             f"run {run}: scanner Enter to line visible p50 {percentile(scans, 50):.2f} ms,"
             f" p99 {percentile(scans, 99):.2f} ms (max {max(scans):.2f});"
             f" bare barcode lookup p50 {percentile(bare, 50):.3f} ms, p99 {percentile(bare, 99):.3f} ms;"
+            f" bare Qt table row append to painted p50 {percentile(rows, 50):.2f} ms, p99 {percentile(rows, 99):.2f} ms"
+            f" (scan p99 / bare p99 {percentile(scans, 99) / percentile(rows, 99):.1f}x);"
             f" resident memory after {args.scans} scans {result['rss_mb']:.0f} MB;"
             f" F2 search keystroke to results shown p50 {percentile(searches, 50):.1f} ms,"
             f" p99 {percentile(searches, 99):.1f} ms"

@@ -15,6 +15,8 @@ from pos.ui.state import Session
 from pos.ui.widgets import label
 
 WINDOW_TITLE = "Storelink POS"
+#: How long after the till's own screen the Customer Display follows a change (one frame or so).
+DISPLAY_DELAY_MS = 20
 
 
 class StatusLine(QWidget):
@@ -70,6 +72,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_line, 1)
         self.statusBar().setSizeGripEnabled(False)
         self.setCentralWidget(self.stack)
+        self._display_timer = QTimer(self)
+        self._display_timer.setSingleShot(True)
+        self._display_timer.setInterval(DISPLAY_DELAY_MS)
+        self._display_timer.timeout.connect(self._show_sale_on_display)
         session.changed.connect(self.refresh)
         self._language_listener = self._language_changed
         on_language_changed(self._language_listener)
@@ -99,8 +105,10 @@ class MainWindow(QMainWindow):
         elif operation in ("status", "search", "language"):
             return
         else:
-            # After the till's own repaint: the cashier's line first, the shopper's a moment later.
-            QTimer.singleShot(0, self.display, self._show_sale_on_display)
+            # A frame after the till's own repaint: the cashier's line first, the shopper's just after
+            # (fast scans coalesce into one update of the display).
+            if not self._display_timer.isActive():
+                self._display_timer.start()
 
     def _show_sale_on_display(self) -> None:
         if not self.session.showing_claim:

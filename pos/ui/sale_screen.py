@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, QPersistentModelIndex, Qt
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QKeyEvent, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -31,57 +31,47 @@ from pos.ui.widgets import Keypad, label, set_role, touch_button
 COLUMNS = (N_("Item"), N_("Qty"), N_("Price"), N_("Discount"), N_("Amount"))
 
 
-class SaleLinesModel(QAbstractTableModel):
-    """The sale's lines for the table view (rows replaced wholesale from each new SaleView)."""
+class SaleLinesModel(QStandardItemModel):
+    """The sale's lines for the table view. Items live in C++ (QStandardItemModel), so painting the
+    table calls no Python; :meth:`set_lines` touches only the rows that changed."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(0, len(COLUMNS))
         self.lines: tuple[LineView, ...] = ()
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.setHorizontalHeaderLabels([_(column) for column in COLUMNS])
+
+    @staticmethod
+    def _items(line: LineView) -> list[QStandardItem]:
+        items = []
+        for column, text in enumerate(
+            (line.name, line.quantity, line.unit_price, line.discount, line.amount)
+        ):
+            item = QStandardItem(text)
+            item.setEditable(False)
+            item.setToolTip(line.code)
+            if column:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            items.append(item)
+        return items
 
     def set_lines(self, lines: tuple[LineView, ...]) -> None:
         """Show ``lines``, touching only the rows that changed (a scan usually appends one row)."""
         old = self.lines
+        self.lines = lines
         if len(lines) == len(old) + 1 and lines[:-1] == old:
-            self.beginInsertRows(QModelIndex(), len(old), len(old))
-            self.lines = lines
-            self.endInsertRows()
+            self.appendRow(self._items(lines[-1]))
         elif len(lines) == len(old):
-            self.lines = lines
-            changed = [row for row, (a, b) in enumerate(zip(old, lines, strict=True)) if a != b]
-            if changed:
-                last = len(COLUMNS) - 1
-                self.dataChanged.emit(self.index(changed[0], 0), self.index(changed[-1], last))
+            for row, (before, after) in enumerate(zip(old, lines, strict=True)):
+                if before != after:
+                    for column, item in enumerate(self._items(after)):
+                        self.setItem(row, column, item)
         else:
-            self.beginResetModel()
-            self.lines = lines
-            self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.lines)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return len(COLUMNS)
-
-    def data(
-        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if not index.isValid():
-            return None
-        line = self.lines[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return (line.name, line.quantity, line.unit_price, line.discount, line.amount)[index.column()]
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() > 0:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return line.code
-        return None
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return _(COLUMNS[section])
-        return None
+            self.setRowCount(0)
+            for line in lines:
+                self.appendRow(self._items(line))
 
 
 class ScannerRouter(QObject):
@@ -266,7 +256,7 @@ class SaleScreen(QWidget):
             self.buttons[name].setText(text)
         self.total_caption.setText(_("Total"))
         self.scan_input.setPlaceholderText(_("Scan or type a code, Enter"))
-        self.model.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
+        self.model.retranslate()
         self.refresh("language")
 
     def refresh(self, operation: str) -> None:

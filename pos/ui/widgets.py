@@ -35,6 +35,8 @@ def label(name: str, text: str = "", *, role: str = "") -> QLabel:
 
 def set_role(widget: QWidget, role: str) -> None:
     """Change a widget's style role (e.g. "error" / "info") and make the style sheet notice."""
+    if widget.property("role") == role:
+        return  # re-polishing costs milliseconds with a style sheet: only when the role changes
     widget.setProperty("role", role)
     widget.style().unpolish(widget)
     widget.style().polish(widget)
