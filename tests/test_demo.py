@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import csv
+import json
+import os
+import subprocess
+import sys
+import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QWidget
 
 from pos.demo import DEMO_STAFF, demo_catalog, demo_member_code, prepare_demo
 from pos.services import sale as sale_service
@@ -45,22 +47,48 @@ def test_preparing_again_keeps_the_demo(demo_dir: Path) -> None:
     assert again.data_dir == demo_dir and again.pins == DEMO_STAFF and again.products >= 200
 
 
-def test_pos_demo_opens_the_till_and_the_customer_display(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from pos.cli import cli
+def test_pos_demo_opens_the_till_and_the_customer_display(tmp_path: Path) -> None:
+    # A real `pos demo` in its own process: once QApplication.exec() has run and quit inside the
+    # pytest process, Qt no longer delivers queued cross-thread signals there, which would break
+    # every Qt test after this one.
+    script = textwrap.dedent(
+        """
+        import json, sys
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication, QWidget
+        from click.testing import CliRunner
+        from pos.app import application
+        from pos.cli import cli
 
-    seen: dict[str, str] = {}
+        application()  # the timer below needs the application's event loop to exist
+        seen = {}
 
-    def look_and_quit() -> None:
-        for widget in QApplication.topLevelWidgets():
-            if widget.isVisible():
-                seen[widget.windowTitle()] = widget.objectName()
-        pins = [w for w in QApplication.topLevelWidgets() if w.objectName() == "mainWindow"]
-        seen["pins"] = pins[0].findChild(QWidget, "demoPins").text() if pins else ""
-        QApplication.instance().quit()
+        def look_and_quit():
+            for widget in QApplication.topLevelWidgets():
+                if widget.isVisible():
+                    seen[widget.windowTitle()] = widget.objectName()
+            pins = [w for w in QApplication.topLevelWidgets() if w.objectName() == "mainWindow"]
+            seen["pins"] = pins[0].findChild(QWidget, "demoPins").text() if pins else ""
+            QApplication.instance().quit()
 
-    QTimer.singleShot(1500, look_and_quit)
-    result = CliRunner().invoke(cli, ["demo", "--data-dir", str(tmp_path / "pos")])
-    assert result.exit_code == 0, result.output
+        QTimer.singleShot(1500, look_and_quit)
+        result = CliRunner().invoke(cli, ["demo", "--data-dir", sys.argv[1]])
+        print(json.dumps({"exit_code": result.exit_code, "output": result.output, "seen": seen}))
+        """
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "pos")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["exit_code"] == 0, report["output"]
+    seen = report["seen"]
     assert seen.get("Storelink POS") == "mainWindow"
     assert seen.get("Customer Display") == "customerDisplay"
     for _name, _role, pin in DEMO_STAFF:
