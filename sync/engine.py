@@ -500,7 +500,8 @@ class SyncLoop:
     """Runs rounds on a background thread: every ``interval`` seconds, at once on :meth:`sync_now`,
     and after a failure again after a jittered exponential backoff (``initial`` doubling up to
     ``cap`` seconds, or the server's Retry-After when longer). Stops trying after Revoked or
-    ProtocolTooOld -- those need IT -- until :meth:`sync_now` is called. Never blocks the caller."""
+    ProtocolTooOld -- those need IT -- until :meth:`sync_now` is called. Never blocks the caller.
+    ``on_stop`` runs once after the loop ended (e.g. to close the HTTP client)."""
 
     def __init__(
         self,
@@ -510,10 +511,12 @@ class SyncLoop:
         initial: float = 1.0,
         cap: float = 300.0,
         on_round: Callable[[RoundReport], None] | None = None,
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
         self.interval = interval
         self.on_round = on_round
+        self.on_stop = on_stop
         self._wait = _BackoffHonouringRetryAfter(initial, cap)
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -537,6 +540,9 @@ class SyncLoop:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self.on_stop is not None:
+            on_stop, self.on_stop = self.on_stop, None
+            on_stop()
 
     @property
     def running(self) -> bool:

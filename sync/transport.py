@@ -283,7 +283,8 @@ class ChaosProxy:
                     if reset_up is not None and up + len(data) > reset_up:
                         self._reset_both(client, server)
                         return
-                    server.sendall(data)
+                    if not _send(server, data):
+                        return
                     up += len(data)
                 else:
                     limit = cut.downstream if cut is not None else None
@@ -293,7 +294,8 @@ class ChaosProxy:
                     if reset_down is not None and down + len(data) > reset_down:
                         self._reset_both(client, server)
                         return
-                    client.sendall(data)
+                    if not _send(client, data):
+                        return
                     down += len(data)
 
     def _reset_both(self, client: socket.socket, server: socket.socket) -> None:
@@ -312,6 +314,15 @@ class ChaosProxy:
                 to.sendall(last)
         _reset(to)
         _reset(other)
+
+
+def _send(sock: socket.socket, data: bytes) -> bool:
+    """Pass ``data`` on; False when the peer is gone (the connection then just ends)."""
+    try:
+        sock.sendall(data)
+    except OSError:
+        return False
+    return True
 
 
 def _reset(sock: socket.socket) -> None:

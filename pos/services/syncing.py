@@ -500,7 +500,8 @@ def start_background_sync(
     on_progress: Callable[[PullProgress], None] | None = None,
 ) -> SyncLoop:
     """Start syncing on a background thread (the app); stop it with ``loop.stop()``."""
-    loop = SyncLoop(make_engine(terminal, on_progress=on_progress), interval=interval, on_round=on_round)
+    engine = make_engine(terminal, on_progress=on_progress)
+    loop = SyncLoop(engine, interval=interval, on_round=on_round, on_stop=engine.client.http.close)
     loop.start()
     return loop
 
