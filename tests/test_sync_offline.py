@@ -120,3 +120,18 @@ def test_pos_enroll_and_pos_sync_from_the_command_line(tmp_path: Path) -> None:
 
 def _file_secrets() -> dict[str, str]:
     return {"STORELINK_SECRETS": "file"}
+
+
+def test_the_sync_commands_take_the_groups_data_dir(tmp_path: Path) -> None:
+    import click
+
+    @click.group()
+    @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
+    def group(data_dir: Path | None) -> None:
+        pass
+
+    group.add_command(sync_command)
+    till = tmp_path / "till"
+    result = CliRunner().invoke(group, ["--data-dir", str(till), "sync"], env=_file_secrets())
+    assert result.exit_code == 1 and "not enrolled" in result.output
+    assert (till / "ledger.sqlite3").exists(), "the group's --data-dir was not used"
