@@ -21,8 +21,9 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -91,6 +92,26 @@ def _connect(path: Path, *, writer: bool) -> sqlite3.Connection:
             raise LedgerError(f"{path}: cannot switch the ledger to WAL mode (got {mode!r})")
     _configure(conn, writer=writer)
     return conn
+
+
+@contextmanager
+def _immediate_transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    """One write transaction that takes the write lock at BEGIN.
+
+    ``pos sync`` in another process writes to the same file. A deferred transaction that reads
+    before it writes (the journal append reads the chain head) takes its snapshot first and then
+    fails at once with "database is locked" if that process committed meanwhile; BEGIN IMMEDIATE
+    waits for the lock (busy_timeout) and then reads current data.
+    """
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.rollback()
+        raise
+    else:
+        db.conn.commit()
 
 
 def newest_backup(data_dir: Path) -> Path | None:
@@ -267,7 +288,7 @@ class Ledger:
                     continue
                 try:
                     if atomic:
-                        with db.atomic():
+                        with _immediate_transaction(db):
                             result = job(db)
                     else:
                         result = job(db)
