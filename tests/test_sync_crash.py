@@ -44,6 +44,8 @@ PRODUCTS = 2_000
 GENERATIONS = 5
 #: `pos sync` runs while the app's loop syncs and the till sells.
 CLI_RUNS = 3
+#: Kills per price generation aimed at a half-received update (the rest land at random moments).
+TARGETED_PER_GENERATION = 3
 SOLD_AT_LEAST = 1_000
 
 
@@ -85,6 +87,21 @@ def _feed(db: Database) -> list[Any]:
                 .order_by(table.c.seq)
             )
         )
+
+
+def _staged_count(till: Path) -> int:
+    conn = sqlite3.connect(f"file:{till / LEDGER_FILE}?mode=ro", uri=True, timeout=10)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM feed_staging WHERE seq > 0").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def _wait_for_more_staged(till: Path, before: int, limit: float = 30.0) -> None:
+    """Return once the child has staged part of an update (or after ``limit`` seconds)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and _staged_count(till) <= before:
+        time.sleep(0.005)
 
 
 def _check_invariants(till: Path, db: Database, terminal_id: int, feed: list[Any]) -> dict[str, bool]:
@@ -143,9 +160,15 @@ def test_sync_killed_at_random_moments_never_loses_doubles_or_half_applies(tmp_p
                     generation += 1
                     with db.begin() as conn:
                         import_catalog(conn, catalog_csv(PRODUCTS, generation), now=utcnow())
+                staged_before = _staged_count(till)
                 child = fork.Process(target=_seller_and_syncer, args=(str(till), kill), daemon=True)
                 child.start()
-                time.sleep(rng.uniform(0.02, 0.45))
+                if 0 < kill % (KILLS // GENERATIONS) <= TARGETED_PER_GENERATION:
+                    # Aimed at the moment a new update is half received, so the case is covered by
+                    # construction rather than by luck on a loaded machine.
+                    _wait_for_more_staged(till, staged_before)
+                else:
+                    time.sleep(rng.uniform(0.02, 0.45))
                 assert child.pid is not None
                 os.kill(child.pid, signal.SIGKILL)
                 child.join()
