@@ -18,6 +18,7 @@ from pos.ui.customer_display import CustomerDisplay
 from pos.ui.i18n import normalise, set_language
 from pos.ui.main_window import MainWindow
 from pos.ui.state import Session
+from pos.ui.sync_status import SyncMonitor
 from pos.ui.tasks import TaskRunner
 from pos.ui.theme import apply_theme
 from pos.ui.till import Till
@@ -82,12 +83,16 @@ class Terminal:
     runner: TaskRunner
     till: Till
     collector: MainThreadGarbageCollector
+    #: Background sync (an enrolled till only).
+    sync: SyncMonitor | None = None
 
     def close(self) -> None:
-        """Close both windows, finish queued ledger work, close the till, and free the Qt objects
-        on this (the UI) thread."""
+        """Close both windows, stop background sync, finish queued ledger work, close the till,
+        and free the Qt objects on this (the UI) thread."""
         self.window.close()
         self.display.close()
+        if self.sync is not None:
+            self.sync.stop()
         self.runner.close()
         self.till.close()
         # Results still queued for the UI thread must not reach the windows being deleted.
@@ -109,11 +114,18 @@ def application() -> QApplication:
     return app
 
 
-def build_terminal(till: Till, *, language: str | None = None) -> Terminal:
+#: Seconds between background sync rounds when nothing else wakes the loop.
+SYNC_INTERVAL = 30.0
+
+
+def build_terminal(
+    till: Till, *, language: str | None = None, sync_interval: float = SYNC_INTERVAL
+) -> Terminal:
     """Build the main window and the Customer Display on ``till`` (not shown yet).
 
     ``language`` is the cashier's language for this terminal; the customer display and the
-    receipt use the store's language.
+    receipt use the store's language. On an enrolled terminal background sync starts once the
+    till is open (every ``sync_interval`` s, at once after a sale while online, or on "Sync now").
     """
     application()
     store = till.store()
@@ -124,13 +136,52 @@ def build_terminal(till: Till, *, language: str | None = None) -> Terminal:
     display = CustomerDisplay(language=store.language, store_name=store.name)
     window = MainWindow(session, display)
     session.start()
+    monitor = _background_sync(till, session, sync_interval)
+    if monitor is not None:
+        window.status_line.attach_sync(monitor)
+        monitor.start()
     QTimer.singleShot(2000, collector.settle)  # once the till is up, not before its first paint
     return Terminal(
-        window=window, display=display, session=session, runner=runner, till=till, collector=collector
+        window=window,
+        display=display,
+        session=session,
+        runner=runner,
+        till=till,
+        collector=collector,
+        sync=monitor,
     )
 
 
-def run(open_till: Callable[[], Till], *, language: str | None = None) -> int:
+def _background_sync(till: Till, session: Session, interval: float) -> SyncMonitor | None:
+    """A sync monitor for a till on an enrolled terminal (None when standalone)."""
+    core = getattr(till, "terminal", None)
+    config = getattr(core, "config", None)
+    if core is None or config is None or not config.enrolled:
+        return None
+    from pos.services import syncing
+    from sync.engine import SyncLoop
+
+    def start_loop(on_round: Callable[..., None], on_progress: Callable[..., None]) -> SyncLoop:
+        return syncing.start_background_sync(
+            core, interval=interval, on_round=on_round, on_progress=on_progress
+        )
+
+    # Prices, staff or the store's settings may have changed: the till re-reads them between actions.
+    monitor = SyncMonitor(start_loop, session.runner, after_changes=core.reload_settings)
+
+    def after(operation: str) -> None:
+        # A sale reaches head office (and its claim page) within seconds while online; offline,
+        # the loop's backoff decides, not the till's sales.
+        if operation == "payment" and monitor.online:
+            monitor.sync_now()
+
+    session.changed.connect(after)
+    return monitor
+
+
+def run(
+    open_till: Callable[[], Till], *, language: str | None = None, sync_interval: float = SYNC_INTERVAL
+) -> int:
     """Open the till, show the till and the customer display, and run until the window closes.
 
     A till that cannot open (damaged ledger, unreadable config) is explained in a message box and
@@ -144,7 +195,9 @@ def run(open_till: Callable[[], Till], *, language: str | None = None) -> int:
         log.error("the till cannot start: %s", error)
         QMessageBox.critical(None, "Storelink POS", f"The till cannot start:\n\n{error}")
         return 1
-    terminal = build_terminal(till, language=language or getattr(till, "language", None))
+    terminal = build_terminal(
+        till, language=language or getattr(till, "language", None), sync_interval=sync_interval
+    )
     terminal.window.show()
     terminal.display.place(terminal.window.screen())
     terminal.window.raise_()
@@ -162,10 +215,45 @@ def main_gui(data_dir: Path | None = None, *, language: str | None = None) -> in
     return run(lambda: ServiceTill.open(data_dir), language=language)
 
 
-def main_demo(data_dir: Path | None = None, *, language: str | None = None) -> int:
-    """``pos demo``: a fresh demo store, staff and catalog, then the GUI and the customer display."""
-    from pos.demo import prepare_demo
+#: The demo syncs more often than a store's till: a sale's claim page works within seconds.
+DEMO_SYNC_INTERVAL = 5.0
+
+
+def main_demo(data_dir: Path | None = None, *, language: str | None = None, standalone: bool = False) -> int:
+    """``pos demo``: the whole system on one machine -- the central server embedded on 127.0.0.1,
+    the demo store, staff and catalog, an enrolled terminal, the GUI and the customer display.
+
+    ``standalone``: the terminal alone, with no server, in a fresh data dir (the old demo).
+    """
+    from pos.demo import DemoError, prepare_demo, prepare_full_demo
     from pos.ui.service_till import ServiceTill
 
-    demo = prepare_demo(data_dir)
-    return run(lambda: ServiceTill.open(demo.data_dir, demo_pins=demo.pins), language=language)
+    if standalone:
+        demo = prepare_demo(data_dir)
+        return run(lambda: ServiceTill.open(demo.data_dir, demo_pins=demo.pins), language=language)
+    try:
+        full = prepare_full_demo(data_dir)
+    except (DemoError, OSError, RuntimeError) as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    email, password = full.admin
+    print(
+        "Storelink POS demo: the whole system on this machine\n"
+        f"  central server  {full.central.url}  (health: {full.central.url}/healthz)\n"
+        f"  head office     {full.head_office_url}  sign in as {email}, password {password}\n"
+        f"  claim pages     scan the receipt QR on the Customer Display, or open its URL here\n"
+        f"  demo PINs       " + ", ".join(f"{name} {pin}" for name, _role, pin in full.pins) + "\n"
+        f"  data            {full.data_dir}  (run `pos demo` again to carry on)",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        return run(
+            lambda: ServiceTill.open(
+                full.data_dir, demo_pins=full.pins, demo_head_office=(full.head_office_url, email, password)
+            ),
+            language=language,
+            sync_interval=DEMO_SYNC_INTERVAL,
+        )
+    finally:
+        full.central.stop()

@@ -96,15 +96,20 @@ def gui(ctx: click.Context, data_dir: Path | None) -> None:
 
 @cli.command()
 @data_dir_option
+@click.option(
+    "--standalone",
+    is_flag=True,
+    help="Only the terminal, with no central server, in a fresh data dir (the demo before sync).",
+)
 @click.pass_context
-def demo(ctx: click.Context, data_dir: Path | None) -> None:
+def demo(ctx: click.Context, data_dir: Path | None, standalone: bool) -> None:
     """Start a demo: embedded central server, demo store, staff and catalog, GUI and customer display."""
     try:
         from pos.app import main_demo
     except ImportError:
         _fail("the demo is not available yet in this build")
     root_dir = data_dir or ctx.find_root().params.get("data_dir")
-    raise SystemExit(main_demo(root_dir))
+    raise SystemExit(main_demo(root_dir, standalone=standalone))
 
 
 def _not_yet(name: str, what: str) -> click.Command:

@@ -1,4 +1,5 @@
-"""`pos demo`: a standalone terminal with the demo store, staff, catalog, GUI and customer display."""
+"""`pos demo`: the whole system on one machine (embedded central server, enrolled terminal, GUI and
+customer display), and the standalone terminal demo."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pos.demo import DEMO_STAFF, demo_catalog, demo_member_code, prepare_demo
+from pos.demo import DEMO_ADMIN, DEMO_STAFF, DEMO_STORE_CODE, demo_catalog, demo_member_code, prepare_demo
 from pos.services import sale as sale_service
 from pos.services import staff as staff_service
 from pos.services.terminal import open_terminal
@@ -50,10 +51,12 @@ def test_preparing_again_keeps_the_demo(demo_dir: Path) -> None:
 def test_pos_demo_opens_the_till_and_the_customer_display(tmp_path: Path) -> None:
     # A real `pos demo` in its own process: once QApplication.exec() has run and quit inside the
     # pytest process, Qt no longer delivers queued cross-thread signals there, which would break
-    # every Qt test after this one.
+    # every Qt test after this one. The child looks at the running demo until the till has synced.
     script = textwrap.dedent(
         """
-        import json, sys
+        import json, sys, time
+        from pathlib import Path
+        import httpx
         from PySide6.QtCore import QTimer
         from PySide6.QtWidgets import QApplication, QWidget
         from click.testing import CliRunner
@@ -61,22 +64,37 @@ def test_pos_demo_opens_the_till_and_the_customer_display(tmp_path: Path) -> Non
         from pos.cli import cli
 
         application()  # the timer below needs the application's event loop to exist
-        seen = {}
+        data_dir = Path(sys.argv[1])
+        seen = {"health": None, "sync_states": []}
+        started = time.monotonic()
 
-        def look_and_quit():
-            for widget in QApplication.topLevelWidgets():
-                if widget.isVisible():
-                    seen[widget.windowTitle()] = widget.objectName()
-            pins = [w for w in QApplication.topLevelWidgets() if w.objectName() == "mainWindow"]
-            seen["pins"] = pins[0].findChild(QWidget, "demoPins").text() if pins else ""
-            QApplication.instance().quit()
+        def look() -> None:
+            windows = {w.objectName(): w for w in QApplication.topLevelWidgets() if w.isVisible()}
+            for widget in windows.values():
+                seen[widget.windowTitle()] = widget.objectName()
+            main = windows.get("mainWindow")
+            if main is not None:
+                seen["pins"] = main.findChild(QWidget, "demoPins").text()
+                seen["head_office"] = main.findChild(QWidget, "demoHeadOffice").text()
+                status = main.findChild(QWidget, "statusSync")
+                state = status.property("syncState")
+                if not seen["sync_states"] or seen["sync_states"][-1] != state:
+                    seen["sync_states"].append(state)
+                if seen["health"] is None:
+                    url = json.loads((data_dir / "terminal.json").read_text())["server_url"]
+                    seen["server_url"] = url
+                    seen["health"] = httpx.get(url + "/healthz", timeout=5).json()
+                if state == "online" or time.monotonic() - started > 60:
+                    QApplication.instance().quit()
+                    return
+            QTimer.singleShot(100, look)
 
-        QTimer.singleShot(1500, look_and_quit)
-        result = CliRunner().invoke(cli, ["demo", "--data-dir", sys.argv[1]])
+        QTimer.singleShot(100, look)
+        result = CliRunner().invoke(cli, ["demo", "--data-dir", str(data_dir)])
         print(json.dumps({"exit_code": result.exit_code, "output": result.output, "seen": seen}))
         """
     )
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "STORELINK_SECRETS": "file"}
     done = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path / "pos")],
         capture_output=True,
@@ -93,3 +111,20 @@ def test_pos_demo_opens_the_till_and_the_customer_display(tmp_path: Path) -> Non
     assert seen.get("Customer Display") == "customerDisplay"
     for _name, _role, pin in DEMO_STAFF:
         assert pin in seen["pins"]
+    # The embedded central server answered, on the loopback, and the head office is named on screen.
+    url = seen["server_url"]
+    assert url.startswith("http://127.0.0.1:") and seen["health"] == {"status": "ok"}
+    assert f"{url}/hq" in seen["head_office"] and DEMO_ADMIN[0] in seen["head_office"]
+    console = report["output"] + done.stderr
+    assert f"{url}/hq" in console and DEMO_ADMIN[1] in console
+    assert seen["sync_states"][-1] == "online", seen["sync_states"]
+    # The terminal enrolled and got the demo catalog and staff through the real sync.
+    with demo_catalog().open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    with open_terminal(tmp_path / "pos", daily_backup=False) as terminal:
+        assert terminal.config.enrolled and terminal.config.store_code == DEMO_STORE_CODE
+        assert terminal.config.public_url == url
+        products = terminal.ledger.read().execute("SELECT count(*) FROM products WHERE active").fetchone()[0]
+        assert products == len(rows)
+        signed = staff_service.sign_in(terminal, DEMO_STAFF[0][2])
+        assert signed.name == DEMO_STAFF[0][0]

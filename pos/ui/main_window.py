@@ -3,16 +3,26 @@ and the Customer Display beside it. Everything refreshes from :attr:`Session.cha
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QApplication, QDialog, QHBoxLayout, QMainWindow, QStackedWidget, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QHBoxLayout,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QWidget,
+)
 
 from pos.ui.customer_display import CustomerDisplay
 from pos.ui.i18n import _, forget_listener, on_language_changed
 from pos.ui.sale_screen import SaleScreen
 from pos.ui.sign_in import PinScreen
 from pos.ui.state import Session
-from pos.ui.widgets import label
+from pos.ui.sync_status import NEEDS_IT, SyncMonitor, SyncView, sync_text
+from pos.ui.widgets import label, set_role
 
 WINDOW_TITLE = "Storelink POS"
 #: How long after the till's own screen the Customer Display follows a change (one frame or so).
@@ -38,6 +48,33 @@ class StatusLine(QWidget):
         layout.addWidget(self.busy)
         session.changed.connect(lambda _op: self.refresh())
         session.runner.busy_changed.connect(lambda n: self.busy.setText("…" if n else ""))
+        self._layout = layout
+        #: Background sync of an enrolled till; None on a standalone one.
+        self.monitor: SyncMonitor | None = None
+        self.progress = QProgressBar()
+        self.progress.setObjectName("syncProgress")
+        self.progress.setRange(0, 0)  # the feed does not say how much is still to come
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumWidth(160)
+        self.progress.setVisible(False)
+        self.progress_text = label("syncProgressText", role="status")
+        self.progress_text.setVisible(False)
+        self.sync_now = QPushButton()
+        self.sync_now.setObjectName("syncNowButton")
+        self.sync_now.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # scans keep going to the sale screen
+        self.sync_now.setVisible(False)
+        self.refresh()
+
+    def attach_sync(self, monitor: SyncMonitor) -> None:
+        """Show ``monitor``'s state instead of the ledger's bare queue count, with its progress bar."""
+        self.monitor = monitor
+        index = self._layout.indexOf(self.sync) + 1
+        for offset, widget in enumerate((self.progress, self.progress_text, self.sync_now)):
+            self._layout.insertWidget(index + offset, widget)
+        self.sync_now.setVisible(True)
+        self.sync_now.clicked.connect(monitor.sync_now)
+        monitor.status_changed.connect(lambda _view: self._show_sync())
+        monitor.progress_changed.connect(lambda _progress: self._show_progress())
         self.refresh()
 
     def refresh(self) -> None:
@@ -50,8 +87,35 @@ class StatusLine(QWidget):
         self.shift.setText(
             _("Shift: {shift}").format(shift=status.shift) if status.shift else _("No shift open")
         )
+        if self.monitor is not None:
+            self.sync_now.setText(_("Sync now"))
+            self._show_sync()
+            self._show_progress()
+            return
         last = status.last_sync or _("never synced")
-        self.sync.setText(_("Queued: {count} · Last sync: {last}").format(count=status.queued, last=last))
+        self.sync.setText(
+            _("Queued: {count} · Last sync: {last} · not connected to head office").format(
+                count=status.queued, last=last
+            )
+        )
+
+    def _show_sync(self) -> None:
+        if self.monitor is None:
+            return
+        view: SyncView = self.monitor.view
+        self.sync.setText(sync_text(view))
+        self.sync.setProperty("syncState", view.status.state)
+        self.sync.setProperty("queued", view.status.queued)
+        set_role(self.sync, "error" if view.status.state in NEEDS_IT else "status")
+
+    def _show_progress(self) -> None:
+        progress = self.monitor.progress if self.monitor is not None else None
+        self.progress.setVisible(progress is not None)
+        self.progress_text.setVisible(progress is not None)
+        if progress is not None:
+            self.progress_text.setText(
+                _("Receiving the catalog from head office: {count} changes").format(count=progress.changes)
+            )
 
 
 class MainWindow(QMainWindow):

@@ -118,10 +118,12 @@ class ServiceTill:
         *,
         printer: PrinterSettings | None = None,
         demo_pins: tuple[tuple[str, str, str], ...] = (),
+        demo_head_office: tuple[str, ...] = (),
     ) -> None:
         self.terminal = terminal
         self.printer = printer or PrinterSettings()
         self.demo_pins = demo_pins
+        self.demo_head_office = demo_head_office
         self._sale: sale_service.SaleInProgress | None = None
         self._last_line_id: int | None = None
         #: The cashier's language on this terminal (ui.json), None for the store's.
@@ -129,7 +131,11 @@ class ServiceTill:
 
     @classmethod
     def open(
-        cls, data_dir: Path | None = None, *, demo_pins: tuple[tuple[str, str, str], ...] = ()
+        cls,
+        data_dir: Path | None = None,
+        *,
+        demo_pins: tuple[tuple[str, str, str], ...] = (),
+        demo_head_office: tuple[str, ...] = (),
     ) -> ServiceTill:
         """Open the terminal in ``data_dir`` with the printer from ``ui.json`` beside the ledger."""
         terminal = open_terminal(data_dir)
@@ -138,7 +144,7 @@ class ServiceTill:
         except BaseException:
             close_terminal(terminal)
             raise
-        till = cls(terminal, printer=settings.printer, demo_pins=demo_pins)
+        till = cls(terminal, printer=settings.printer, demo_pins=demo_pins, demo_head_office=demo_head_office)
         till.language = settings.language
         return till
 
@@ -182,6 +188,7 @@ class ServiceTill:
             locale=settings.locale,
             currency=settings.currency,
             demo_pins=self.demo_pins,
+            demo_head_office=self.demo_head_office,
         )
 
     def sign_in(self, pin: str) -> StaffView:

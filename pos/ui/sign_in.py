@@ -42,6 +42,11 @@ class PinScreen(QWidget):
         self.demo = label("demoPins", role="hint")
         self.demo.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.demo.setVisible(not locked and bool(session.store.demo_pins))
+        self.head_office = label("demoHeadOffice", role="hint")
+        self.head_office.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.head_office.setWordWrap(True)
+        self.head_office.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.head_office.setVisible(not locked and bool(session.store.demo_head_office))
 
         self.language = QComboBox()
         self.language.setObjectName("languageBox")
@@ -59,6 +64,7 @@ class PinScreen(QWidget):
         column.addWidget(self.keypad, 0, Qt.AlignmentFlag.AlignHCenter)
         column.addWidget(self.button)
         column.addWidget(self.demo)
+        column.addWidget(self.head_office)
         column.addWidget(self.language, 0, Qt.AlignmentFlag.AlignHCenter)
         column.addStretch(1)
         box = QWidget()
@@ -102,6 +108,13 @@ class PinScreen(QWidget):
         if store.demo_pins:
             rows = [f"{name} ({_(ROLE_NAMES.get(role, role))}): {pin}" for name, role, pin in store.demo_pins]
             self.demo.setText(_("Demo PINs") + "\n" + "\n".join(rows))
+        if len(store.demo_head_office) == 3:
+            url, email, password = store.demo_head_office
+            self.head_office.setText(
+                _("Head office: {url}\nsign in as {email}, password {password}").format(
+                    url=url, email=email, password=password
+                )
+            )
 
     def reset(self) -> None:
         self.pin.clear()

@@ -138,3 +138,5 @@ class StoreView:
     locale: str
     currency: str
     demo_pins: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)  # (name, role, pin)
+    #: The full demo's head office: (URL of /hq, e-mail, password); empty otherwise.
+    demo_head_office: tuple[str, ...] = ()
