@@ -158,6 +158,8 @@ class EmbeddedCentral:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
+        # As uvicorn binds: connections of the last run waiting out TIME_WAIT do not count.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

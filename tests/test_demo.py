@@ -6,15 +6,26 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
-from pos.demo import DEMO_ADMIN, DEMO_STAFF, DEMO_STORE_CODE, demo_catalog, demo_member_code, prepare_demo
+from pos.demo import (
+    DEMO_ADMIN,
+    DEMO_STAFF,
+    DEMO_STORE_CODE,
+    DemoError,
+    demo_catalog,
+    demo_member_code,
+    prepare_demo,
+    prepare_full_demo,
+)
 from pos.services import sale as sale_service
 from pos.services import staff as staff_service
 from pos.services.terminal import open_terminal
@@ -128,3 +139,40 @@ def test_pos_demo_opens_the_till_and_the_customer_display(tmp_path: Path) -> Non
         assert products == len(rows)
         signed = staff_service.sign_in(terminal, DEMO_STAFF[0][2])
         assert signed.name == DEMO_STAFF[0][0]
+
+
+def test_running_the_full_demo_again_reuses_its_store_and_enrolled_till(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STORELINK_SECRETS", "file")
+    first = prepare_full_demo(tmp_path / "pos", port=None)
+    try:
+        with open_terminal(first.data_dir, daily_backup=False) as terminal:
+            enrolled_as = (terminal.config.terminal_id, terminal.config.terminal_code)
+            assert terminal.config.enrolled and terminal.config.server_url == first.central.url
+        assert httpx.get(first.central.url + "/healthz").json() == {"status": "ok"}
+        # The head-office user signs in to /hq with the printed credentials.
+        with httpx.Client(base_url=first.central.url) as client:
+            signin = client.get("/hq/signin")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', signin.text)
+            assert token is not None
+            form = {"email": DEMO_ADMIN[0], "password": DEMO_ADMIN[1], "csrf_token": token.group(1)}
+            answer = client.post("/hq/signin", data=form)
+            assert answer.status_code == 303, answer.text
+            assert client.get("/hq").status_code == 200
+    finally:
+        first.central.stop()
+
+    again = prepare_full_demo(tmp_path / "pos", port=None)  # another port this time
+    try:
+        with open_terminal(again.data_dir, daily_backup=False) as terminal:
+            assert (terminal.config.terminal_id, terminal.config.terminal_code) == enrolled_as
+            assert terminal.config.server_url == again.central.url == terminal.config.public_url
+        assert httpx.get(again.central.url + "/healthz").status_code == 200
+    finally:
+        again.central.stop()
+
+
+def test_the_full_demo_refuses_a_folder_that_holds_another_terminal(demo_dir: Path) -> None:
+    with pytest.raises(DemoError, match="standalone demo"):
+        prepare_full_demo(demo_dir, port=None)
