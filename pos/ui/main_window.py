@@ -72,6 +72,9 @@ class StatusLine(QWidget):
         for offset, widget in enumerate((self.progress, self.progress_text, self.sync_now)):
             self._layout.insertWidget(index + offset, widget)
         self.sync_now.setVisible(True)
+        # The status bar keeps one height whether or not the bar and the button are showing.
+        self.sync_now.setMinimumHeight(36)
+        self.setMinimumHeight(self.sync_now.minimumHeight() + 8)
         self.sync_now.clicked.connect(monitor.sync_now)
         monitor.status_changed.connect(lambda _view: self._show_sync())
         monitor.progress_changed.connect(lambda _progress: self._show_progress())
@@ -110,12 +113,12 @@ class StatusLine(QWidget):
 
     def _show_progress(self) -> None:
         progress = self.monitor.progress if self.monitor is not None else None
-        self.progress.setVisible(progress is not None)
-        self.progress_text.setVisible(progress is not None)
         if progress is not None:
             self.progress_text.setText(
-                _("Receiving the catalog from head office: {count} changes").format(count=progress.changes)
+                _("Receiving the catalog: {count} changes").format(count=progress.changes)
             )
+        self.progress.setVisible(progress is not None)
+        self.progress_text.setVisible(progress is not None)
 
 
 class MainWindow(QMainWindow):

@@ -111,7 +111,7 @@ class PinScreen(QWidget):
         if len(store.demo_head_office) == 3:
             url, email, password = store.demo_head_office
             self.head_office.setText(
-                _("Head office: {url}\nsign in as {email}, password {password}").format(
+                _("Head office: {url}\nE-mail: {email}\nPassword: {password}").format(
                     url=url, email=email, password=password
                 )
             )
