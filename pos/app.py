@@ -167,7 +167,12 @@ def _background_sync(till: Till, session: Session, interval: float) -> SyncMonit
         )
 
     # Prices, staff or the store's settings may have changed: the till re-reads them between actions.
-    monitor = SyncMonitor(start_loop, session.runner, after_changes=core.reload_settings)
+    monitor = SyncMonitor(
+        start_loop,
+        session.runner,
+        after_changes=core.reload_settings,
+        first_sync=lambda: syncing.LedgerSyncStore(core.ledger).cursor() is None,
+    )
 
     def after(operation: str) -> None:
         # A sale reaches head office (and its claim page) within seconds while online; offline,

@@ -104,10 +104,12 @@ class SyncMonitor(QObject):
         runner: TaskRunner,
         *,
         after_changes: Callable[[], object] | None = None,
+        first_sync: Callable[[], bool] | None = None,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         super().__init__()
         self._start_loop = start_loop
+        self._first_sync = first_sync
         self._runner = runner
         self._after_changes = after_changes
         self._clock = clock
@@ -138,18 +140,19 @@ class SyncMonitor(QObject):
     def start(self) -> None:
         """Start the loop off the UI thread (reading the secrets and the saved status may wait on disk)."""
 
-        def work() -> bool:
+        def work() -> None:
             with self._lock:
                 if self._closed:
-                    return False
-                loop = self._start_loop(self._round_from_thread.emit, self._progress_from_thread.emit)
-                self._loop = loop
-            # No feed cursor yet: the first round brings the whole catalog; show that it is coming.
-            return loop.engine.store.cursor() is None
+                    return
+                if self._first_sync is not None and self._first_sync():
+                    # Nothing pulled yet: the first round brings the whole catalog; show that it is
+                    # coming. Emitted before the loop exists, so it arrives before the round's end.
+                    self._progress_from_thread.emit(
+                        PullProgress(pages=0, changes=0, snapshot=True, done=False)
+                    )
+                self._loop = self._start_loop(self._round_from_thread.emit, self._progress_from_thread.emit)
 
-        def started(first_sync: bool) -> None:
-            if first_sync and self.rounds == 0 and not self._closed:
-                self._progress(PullProgress(pages=0, changes=0, snapshot=True, done=False))
+        def started(_nothing: None) -> None:
             self.refresh()
 
         def failed(error: BaseException) -> None:
