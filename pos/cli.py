@@ -142,11 +142,34 @@ def status(ctx: click.Context, as_json: bool, data_dir: Path | None) -> None:
 
     with _terminal(ctx, data_dir) as terminal:
         info = terminal_status(terminal)
+        sync = _sync_facts(terminal) if info.enrolled else None
     if as_json:
-        click.echo(json.dumps(info.as_dict(), indent=2, sort_keys=True))
+        click.echo(json.dumps({**info.as_dict(), "sync": sync}, indent=2, sort_keys=True))
         return
     for label, value in info.lines():
         click.echo(f"{label + ':':<18} {value}")
+    if sync is not None:
+        # The same line the cashier sees in the app's status bar.
+        click.echo(f"{'Sync:':<18} {sync['line']}")
+
+
+def _sync_facts(terminal: Any) -> dict[str, Any]:
+    """What the sync engine last knew (online/offline, lag, clock, flagged), counted now, no network."""
+    from datetime import UTC, datetime
+
+    from pos.services.syncing import current_status
+    from sync.engine import status_line
+
+    status = current_status(terminal)
+    return {
+        "state": status.state,
+        "queued": status.queued,
+        "last_success_at": status.last_success_at,
+        "lag_seconds": status.lag_seconds,
+        "clock_offset_seconds": status.clock_offset_seconds,
+        "flagged": status.flagged,
+        "line": status_line(status, datetime.now(UTC)),
+    }
 
 
 # --- ledger ----------------------------------------------------------------------------------------

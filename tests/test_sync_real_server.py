@@ -4,13 +4,16 @@ it, a revoked terminal that keeps selling offline, and catalog, staff and stock 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from central_fixtures import LiveServer, enrollment_code, set_stock
+from click.testing import CliRunner
 from sync_support import central_server, record_sales, server_journal
 
+from pos.cli import cli
 from pos.ledger import catalog, journal
 from pos.services import syncing
 from pos.services.terminal import Terminal, open_terminal
@@ -111,3 +114,11 @@ def test_a_revoked_terminal_stops_syncing_keeps_selling_and_says_call_it(
     assert status.state == "revoked" and status.queued == 3
     assert "call IT" in status_line(status)
     assert len(server_journal(server.db, terminal.config.terminal_id)) == 1
+    # `pos status` tells the same facts as the app's status line.
+    shown = CliRunner().invoke(cli, ["--data-dir", str(terminal.data_dir), "status"])
+    assert shown.exit_code == 0, shown.output
+    sync_line = next(line for line in shown.output.splitlines() if line.startswith("Sync:"))
+    assert "call IT" in sync_line and "3 queued" in sync_line
+    as_json = CliRunner().invoke(cli, ["--data-dir", str(terminal.data_dir), "status", "--json"])
+    facts = json.loads(as_json.output)["sync"]
+    assert facts["state"] == "revoked" and facts["queued"] == 3
