@@ -229,6 +229,7 @@ def test_f2_search_shows_results_as_you_type_and_enter_adds(qtbot, term: Termina
     qtbot.keyClicks(query, "wool")
     qtbot.waitUntil(lambda: results.rowCount() == 1)
     assert results.item(0, 0).text() == "Wool scarf grey"
+    assert results.item(0, 3).text() == ""  # a standalone till has no stock figure from head office
     query.clear()
     qtbot.keyClicks(query, "40000000000")  # code prefix
     qtbot.waitUntil(lambda: results.rowCount() == 4)

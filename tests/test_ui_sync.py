@@ -27,6 +27,7 @@ from sync.engine import PullProgress, SyncStatus
 CASHIER_PIN = DEMO_STAFF[0][2]
 MILK = "4151397130521"  # first row of resources/demo/catalog.csv: 1.19 EUR
 MILK_NAME = "Nordlicht Organic whole milk 1 l"
+MILK_SKU = "GRO-01001"
 WAIT_MS = 20_000
 
 
@@ -233,3 +234,45 @@ def test_progress_bar_only_for_a_first_sync_or_a_snapshot(qtbot, term: Terminal)
     assert not bar.isVisible() and not text.isVisible()
     monitor._progress(PullProgress(pages=2, changes=900, snapshot=False, done=False))  # an ordinary update
     assert not bar.isVisible()
+
+
+def _search_stock(qtbot, term: Terminal, text: str) -> str:  # type: ignore[no-untyped-def]
+    """F2, type ``text``, read the Stock column of the first hit, Esc."""
+    qtbot.keyClick(term.window.sale_screen.scan_input, Qt.Key.Key_F2)
+    dialog = modal(qtbot, "searchDialog")
+    query = dialog.findChild(QWidget, "searchInput")
+    results = dialog.findChild(QWidget, "searchResults")
+    qtbot.keyClicks(query, text)
+    qtbot.waitUntil(lambda: results.rowCount() >= 1)
+    assert results.item(0, 0).text() == MILK_NAME
+    stock = str(results.item(0, 3).text())
+    qtbot.keyClick(query, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    return stock
+
+
+def test_search_shows_head_office_stock_less_this_tills_unsynced_sales(
+    qtbot, demo: FullDemo, term: Terminal
+) -> None:  # type: ignore[no-untyped-def]
+    from central_fixtures import set_stock
+
+    from pos.services import syncing
+    from sync.server.db import Database
+
+    wait_state(qtbot, term, "online")
+    db = Database.from_url(str(demo.data_dir / CENTRAL_DIR / "central.sqlite3"))
+    set_stock(db, "DEMO", MILK_SKU, 12_000)  # a stock count at head office
+    db.dispose()
+    qtbot.mouseClick(term.window.findChild(QWidget, "syncNowButton"), Qt.MouseButton.LeftButton)
+    ledger = term.till.terminal.ledger  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: syncing.shown_on_hand_milli(ledger.read(), MILK_SKU) == 12_000, timeout=WAIT_MS)
+
+    sign_in_and_open_shift(qtbot, term)
+    assert _search_stock(qtbot, term, "Nordlicht") == "12"
+
+    # Offline, the till takes its own sale off head office's last figure.
+    demo.central.stop()
+    payment = sell_milk_for_cash(qtbot, term)
+    qtbot.keyClick(payment, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not payment.isVisible())
+    assert _search_stock(qtbot, term, "Nordlicht") == "11"

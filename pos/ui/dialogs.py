@@ -58,9 +58,9 @@ class SearchDialog(QDialog):
         self.query.textEdited.connect(self._search)
         self.query.returnPressed.connect(self.pick_current)
         self.query.installEventFilter(self)
-        self.results = QTableWidget(0, 3)
+        self.results = QTableWidget(0, 4)
         self.results.setObjectName("searchResults")
-        self.results.setHorizontalHeaderLabels([_("Item"), _("Code"), _("Price")])
+        self.results.setHorizontalHeaderLabels([_("Item"), _("Code"), _("Price"), _("Stock")])
         self.results.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.results.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -114,7 +114,7 @@ class SearchDialog(QDialog):
         self.hits = hits
         self.results.setRowCount(len(hits))
         for row, hit in enumerate(hits):
-            for column, text in enumerate((hit.name, hit.code, hit.price)):
+            for column, text in enumerate((hit.name, hit.code, hit.price, hit.stock)):
                 self.results.setItem(row, column, QTableWidgetItem(text))
         if hits:
             self.results.selectRow(0)

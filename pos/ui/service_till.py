@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_datetime
+from babel.numbers import format_decimal
 
 from pos.domain.keypad import QuantityError, parse_quantity
 from pos.domain.money import format_money, parse_money
@@ -30,6 +31,7 @@ from pos.services import catalog as catalog_service
 from pos.services import sale as sale_service
 from pos.services import shift as shift_service
 from pos.services import staff as staff_service
+from pos.services import syncing
 from pos.services.terminal import ApprovalNeeded, ServiceError, Terminal, close_terminal, open_terminal
 from pos.ui.i18n import N_, _, gettext_for, normalise
 from pos.ui.settings import load_ui_settings, save_ui_settings
@@ -516,10 +518,24 @@ class ServiceTill:
     # --- search and status ------------------------------------------------------------------------
 
     def search(self, text: str, limit: int = 50) -> list[ProductHit]:
+        products = catalog_service.search_products(self.terminal, text, limit)
+        on_hand = syncing.shown_on_hand_many(self.terminal.ledger.read(), [p.sku for p in products])
         return [
-            ProductHit(sku=p.sku, name=p.name, code=p.barcode or p.sku, price=self.money(p.price))
-            for p in catalog_service.search_products(self.terminal, text, limit)
+            ProductHit(
+                sku=p.sku,
+                name=p.name,
+                code=p.barcode or p.sku,
+                price=self.money(p.price),
+                stock=self.quantity(on_hand[p.sku], p.unit) if p.sku in on_hand else "",
+            )
+            for p in products
         ]
+
+    def quantity(self, milli: int, unit: str) -> str:
+        """A stock quantity for the cashier: whole pieces, or kilograms to 3 decimals, in the store's locale."""
+        if unit == "kg":
+            return f"{format_decimal(milli / 1000, format='#,##0.000', locale=self.locale)} kg"
+        return str(format_decimal(milli // 1000, locale=self.locale))
 
     def status(self) -> StatusView:
         reader = self.terminal.ledger.read()

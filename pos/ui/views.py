@@ -111,6 +111,9 @@ class ProductHit:
     name: str
     code: str
     price: str
+    #: On hand as the till shows it (head office's figure less this till's unsynced sales); empty
+    #: when head office never sent one (a standalone till).
+    stock: str = ""
 
 
 @dataclass(frozen=True)
