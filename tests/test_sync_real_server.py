@@ -122,3 +122,31 @@ def test_a_revoked_terminal_stops_syncing_keeps_selling_and_says_call_it(
     as_json = CliRunner().invoke(cli, ["--data-dir", str(terminal.data_dir), "status", "--json"])
     facts = json.loads(as_json.output)["sync"]
     assert facts["state"] == "revoked" and facts["queued"] == 3
+
+
+def test_barcodes_from_head_office_are_found_by_the_scanner_in_any_gtin_form(
+    setup: tuple[LiveServer, Terminal],
+) -> None:
+    # Head office keeps barcodes as written (UPC-A 12 digits, EAN-8, GTIN-14 with a leading zero);
+    # the till looks scans up in one normal form, so what arrives must be stored in that form.
+    from pos.services.catalog import product_by_barcode
+
+    server, terminal = setup
+    with server.db.begin() as conn:
+        import_catalog(
+            conn,
+            "sku,name,price,tax_rate,barcodes,unit\n"
+            "SODA,Cola 330 ml,0.99,19,036000291452 96385074,piece\n"
+            "TRAY,Cola tray,9.99,19,00012345600012,piece\n",
+            now=utcnow(),
+        )
+    assert syncing.sync_once(terminal).ok
+    for scanned, sku in (
+        ("036000291452", "SODA"),  # as printed on the can (UPC-A)
+        ("0036000291452", "SODA"),  # the same, as an EAN-13 scanner sends it
+        ("96385074", "SODA"),  # EAN-8
+        ("00012345600012", "TRAY"),  # GTIN-14
+        ("0012345600012", "TRAY"),
+    ):
+        found = product_by_barcode(terminal, scanned)
+        assert found is not None and found.sku == sku, scanned
