@@ -24,8 +24,19 @@ from PySide6.QtWidgets import (
 
 from pos.ui.dialogs import DiscountDialog, OpenShiftDialog, PaymentDialog, PinDialog, SearchDialog
 from pos.ui.i18n import N_, _
+from pos.ui.returns_dialog import ReturnDialog
+from pos.ui.shift_dialogs import CashMovementDialog, CloseShiftDialog
 from pos.ui.state import Session
-from pos.ui.views import LineView, NeedsManager, ProductHit, SaleView, ScanOutcome, TillError
+from pos.ui.views import (
+    LineView,
+    NeedsManager,
+    ProductHit,
+    ReturnView,
+    SaleView,
+    ScanOutcome,
+    ShiftView,
+    TillError,
+)
 from pos.ui.widgets import Keypad, label, set_role, touch_button
 
 COLUMNS = (N_("Item"), N_("Qty"), N_("Price"), N_("Discount"), N_("Amount"))
@@ -185,6 +196,8 @@ class SaleScreen(QWidget):
             ("reprintButton", self.reprint_last),
             ("lockButton", self.lock),
             ("signOutButton", self.sign_out),
+            ("cashMovementButton", self.open_cash_movement),
+            ("closeShiftButton", self.open_close_shift),
             ("payButton", self.open_payment),
         ]
         grid = QGridLayout()
@@ -193,7 +206,7 @@ class SaleScreen(QWidget):
             self.buttons[name] = button
             if name == "payButton":
                 button.setProperty("role", "primary")
-                grid.addWidget(button, index // 2, 0, 1, 2)
+                grid.addWidget(button, (index + 1) // 2, 0, 1, 2)  # a row of its own under the others
             else:
                 grid.addWidget(button, index // 2, index % 2)
 
@@ -225,8 +238,10 @@ class SaleScreen(QWidget):
         self.function_keys = {
             Qt.Key.Key_F2: self.open_search,
             Qt.Key.Key_F4: self.open_discount,
+            Qt.Key.Key_F6: self.open_cash_movement,
             Qt.Key.Key_Delete: self.remove_selected_line,
             Qt.Key.Key_F9: self.reprint_last,
+            Qt.Key.Key_F10: self.open_close_shift,
             Qt.Key.Key_F11: self.lock,
             Qt.Key.Key_F12: self.open_payment,
         }
@@ -250,6 +265,8 @@ class SaleScreen(QWidget):
             "reprintButton": _("Reprint (F9)"),
             "lockButton": _("Lock (F11)"),
             "signOutButton": _("Sign out"),
+            "cashMovementButton": _("Cash in/out (F6)"),
+            "closeShiftButton": _("Close shift (F10)"),
             "payButton": _("Pay (F12)"),
         }
         for name, text in captions.items():
@@ -334,6 +351,8 @@ class SaleScreen(QWidget):
         def done(outcome: ScanOutcome) -> None:
             self.session.set_sale(outcome.sale)
             self.show_message(outcome.message, False)
+            if outcome.return_code:
+                self.open_return(outcome.return_code)
 
         self.session.act("scan", lambda: till.scan(code, quantity), done)
 
@@ -416,6 +435,42 @@ class SaleScreen(QWidget):
             till.void_sale,
             self._sale_then(_("Sale cancelled")),
         )
+
+    def open_return(self, code: str) -> None:
+        """The return of the sale whose receipt code was scanned (the sale in progress is untouched)."""
+        till = self.session.till
+
+        def show(view: ReturnView) -> None:
+            dialog = ReturnDialog(self.session, self, view)
+            dialog.finished.connect(lambda _r: self.scan_input.setFocus())
+            dialog.open()
+
+        self.session.act("start_return", lambda: till.start_return(code), show)
+
+    def open_close_shift(self) -> None:
+        if not self.session.sale.is_empty:
+            self.session.report(TillError(_("Finish or cancel the sale before closing the shift.")))
+            return
+        till = self.session.till
+
+        def show(drawer: ShiftView) -> None:
+            dialog = CloseShiftDialog(self.session, self, drawer)
+            dialog.finished.connect(lambda _r: self._after_close_shift(dialog))
+            dialog.open()
+
+        self.session.act("shift_drawer", till.shift_drawer, show)
+
+    def _after_close_shift(self, dialog: CloseShiftDialog) -> None:
+        if dialog.closed is None:
+            self.scan_input.setFocus()
+            return
+        # The shift is closed: the till goes back to sign-in; the next cashier opens a new shift.
+        self.sign_out()
+
+    def open_cash_movement(self) -> None:
+        dialog = CashMovementDialog(self.session, self)
+        dialog.finished.connect(lambda _r: self.scan_input.setFocus())
+        dialog.open()
 
     def open_payment(self) -> None:
         if self.session.sale.is_empty:

@@ -24,10 +24,12 @@ from pos.domain.money import format_money, parse_money
 from pos.domain.sale import Discount, SaleError
 from pos.hardware.printer import PrinterError, PrinterSettings, print_receipt
 from pos.hardware.receipt import Receipt, ReceiptLine, ReceiptTax, ReceiptTender, render_receipt
+from pos.ledger import sales as sales_ledger
 from pos.ledger import shifts as shift_ledger
 from pos.ledger import staff as staff_ledger
 from pos.ledger import state as ledger_state
 from pos.services import catalog as catalog_service
+from pos.services import returns as returns_service
 from pos.services import sale as sale_service
 from pos.services import shift as shift_service
 from pos.services import staff as staff_service
@@ -41,8 +43,12 @@ from pos.ui.views import (
     NeedsManager,
     PaymentStep,
     ProductHit,
+    ReturnLineView,
+    ReturnView,
     SaleView,
     ScanOutcome,
+    ShiftClosedView,
+    ShiftView,
     StaffView,
     StatusView,
     StoreView,
@@ -66,6 +72,12 @@ SERVICE_MESSAGES = (
     N_("Sign in with your PIN first."),
     N_("Payment has started: take back the tenders before changing the sale."),
     N_("Reverse the card or voucher payments first (take back the tenders)."),
+    N_("A return needs a manager's PIN."),
+    N_("Closing the shift needs a manager's PIN."),
+    N_("Taking cash out needs a manager's PIN."),
+    N_("No sale with this receipt code on this terminal."),
+    N_("Choose at least one line to return."),
+    N_("Say why the cash goes in or out (up to 200 characters)."),
 )
 # Service messages with a value in them: (pattern, translatable template).
 SERVICE_PATTERNS = (
@@ -128,6 +140,7 @@ class ServiceTill:
         self.demo_head_office = demo_head_office
         self._sale: sale_service.SaleInProgress | None = None
         self._last_line_id: int | None = None
+        self._return: returns_service.ReturnInProgress | None = None
         #: The cashier's language on this terminal (ui.json), None for the store's.
         self.language: str | None = None
 
@@ -319,7 +332,7 @@ class ServiceTill:
         elif result.kind == "member":
             message = _("Member {number} attached to the sale").format(number=result.member_id)
         elif result.kind == "return":
-            message = _("This is a receipt code: returns are taken at the service desk.")
+            return ScanOutcome(self._view(s), "", return_code=code)
         return ScanOutcome(self._view(s), message)
 
     def add_product(self, sku: str, quantity: str | None = None) -> SaleView:
@@ -550,6 +563,116 @@ class ServiceTill:
             store=self.terminal.settings.store_name,
             terminal=self.terminal.config.terminal_code,
         )
+
+    # --- returns ---------------------------------------------------------------------------------
+
+    def start_return(self, code: str) -> ReturnView:
+        try:
+            self._return = returns_service.start_return(self.terminal, code)
+        except ServiceError as error:
+            self._return = None
+            raise refused(error) from error
+        self._return.ret.return_all()
+        return self._return_view()
+
+    def _return_view(self) -> ReturnView:
+        r = self._return
+        if r is None:
+            raise TillError(_("No return is being prepared."))
+        chosen = {line.line_no: line for line in r.ret.lines}
+        lines = []
+        for line in r.original.lines:
+            picked = chosen.get(line.line_no)
+            left = r.ret.returnable(line.line_no)
+            lines.append(
+                ReturnLineView(
+                    line_no=line.line_no,
+                    name=line.name,
+                    bought=self.quantity_text(line.quantity_milli, line.unit),
+                    returnable=self.quantity_text(left, line.unit),
+                    returnable_milli=left,
+                    returning=self.quantity_text(picked.quantity_milli, line.unit) if picked else "",
+                    refund=self.money(picked.refund) if picked else "",
+                )
+            )
+        total = r.ret.refund_total if r.ret.lines else 0
+        return ReturnView(r.original.receipt_no, tuple(lines), self.money(total), total)
+
+    def set_return_quantity(self, line_no: int, quantity: str) -> ReturnView:
+        r = self._return
+        if r is None:
+            raise TillError(_("No return is being prepared."))
+        try:
+            milli = parse_quantity(quantity) if quantity.strip() not in ("0", "") else 0
+            returns_service.set_return_quantity(r, line_no, milli)
+        except (ServiceError, QuantityError) as error:
+            raise refused(error) from error
+        return self._return_view()
+
+    def complete_return(self, manager_pin: str | None = None) -> CompletedSale:
+        r = self._return
+        if r is None:
+            raise TillError(_("No return is being prepared."))
+        try:
+            done = returns_service.complete_return(
+                self.terminal, r, manager_pin=manager_pin, refund_kind="cash"
+            )
+        except ServiceError as error:
+            raise refused(error) from error
+        self._return = None
+        payload = sales_ledger.payload_of(self.terminal.ledger.read(), done.sale_id)
+        assert payload is not None
+        view = SaleView(
+            total=self.money(payload["total"]), total_minor=payload["total"], currency=self.currency
+        )
+        return self._completed(view, payload, reprint=False)
+
+    # --- the shift and the drawer -------------------------------------------------------------------
+
+    def shift_drawer(self) -> ShiftView:
+        try:
+            expected = shift_service.expected_cash(self.terminal)
+        except ServiceError as error:
+            raise refused(error) from error
+        return ShiftView(self.money(expected), expected)
+
+    def cash_difference(self, expected_minor: int, counted: str) -> str:
+        amount = self._amount(counted)
+        if amount is None:
+            return ""
+        difference = amount - expected_minor
+        return f"-{self.money(-difference)}" if difference < 0 else self.money(difference)
+
+    def close_shift(self, counted: str, manager_pin: str | None = None) -> ShiftClosedView:
+        if self._sale is not None and self._sale.sale.lines:
+            raise TillError(_("Finish or cancel the sale before closing the shift."))
+        amount = self._amount(counted)
+        if amount is None:
+            raise TillError(_("Enter the cash counted in the drawer."))
+        try:
+            closed = shift_service.close_shift(self.terminal, amount, manager_pin=manager_pin)
+        except ServiceError as error:
+            raise refused(error) from error
+        self._sale = None
+        return ShiftClosedView(
+            expected=self.money(closed.expected_cash),
+            counted=self.money(closed.counted_cash),
+            difference=self.cash_difference(closed.expected_cash, counted),
+            difference_minor=closed.difference,
+        )
+
+    def cash_movement(self, kind: str, amount: str, reason: str, manager_pin: str | None = None) -> str:
+        value = self._amount(amount)
+        if value is None:
+            raise TillError(_("Enter an amount."))
+        try:
+            if kind == "out":
+                left = shift_service.cash_out(self.terminal, value, reason, manager_pin=manager_pin)
+            else:
+                left = shift_service.cash_in(self.terminal, value, reason)
+        except ServiceError as error:
+            raise refused(error) from error
+        return self.money(left)
 
     def close(self) -> None:
         close_terminal(self.terminal)

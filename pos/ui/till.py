@@ -14,8 +14,11 @@ from pos.ui.views import (
     CompletedSale,
     PaymentStep,
     ProductHit,
+    ReturnView,
     SaleView,
     ScanOutcome,
+    ShiftClosedView,
+    ShiftView,
     StaffView,
     StatusView,
     StoreView,
@@ -66,5 +69,27 @@ class Till(Protocol):
     def reprint_last(self) -> CompletedSale: ...
 
     def status(self) -> StatusView: ...
+
+    def start_return(self, code: str) -> ReturnView:
+        """Open the return of the sale with this receipt claim code/URL or number (all lines chosen)."""
+        ...
+
+    def set_return_quantity(self, line_no: int, quantity: str) -> ReturnView: ...
+
+    def complete_return(self, manager_pin: str | None = None) -> CompletedSale:
+        """Refund the chosen lines in cash (NeedsManager without a manager) and print the receipt."""
+        ...
+
+    def shift_drawer(self) -> ShiftView: ...
+
+    def cash_difference(self, expected_minor: int, counted: str) -> str:
+        """counted - expected, formatted, without I/O (raises TillError for a bad amount)."""
+        ...
+
+    def close_shift(self, counted: str, manager_pin: str | None = None) -> ShiftClosedView: ...
+
+    def cash_movement(self, kind: str, amount: str, reason: str, manager_pin: str | None = None) -> str:
+        """Cash ``kind`` "in" or "out" of the drawer; returns what the drawer should hold now."""
+        ...
 
     def close(self) -> None: ...

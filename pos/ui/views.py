@@ -103,6 +103,8 @@ class ScanOutcome:
 
     sale: SaleView
     message: str = ""
+    #: A receipt's claim code or URL was scanned: the return of that sale opens (the sale is unchanged).
+    return_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,3 +145,43 @@ class StoreView:
     demo_pins: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)  # (name, role, pin)
     #: The full demo's head office: (URL of /hq, e-mail, password); empty otherwise.
     demo_head_office: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReturnLineView:
+    """One line of the sale being returned: what was bought, what may still come back, what does."""
+
+    line_no: int
+    name: str
+    bought: str
+    returnable: str
+    returnable_milli: int
+    returning: str
+    refund: str
+
+
+@dataclass(frozen=True)
+class ReturnView:
+    """The return being prepared: the original receipt, its lines, the refund so far."""
+
+    receipt_number: str
+    lines: tuple[ReturnLineView, ...]
+    refund: str
+    refund_minor: int
+
+
+@dataclass(frozen=True)
+class ShiftView:
+    """The open shift's drawer: what it should hold now."""
+
+    expected: str
+    expected_minor: int
+
+
+@dataclass(frozen=True)
+class ShiftClosedView:
+    expected: str
+    counted: str
+    #: counted - expected, signed ("-€1.50" short, "€0.20" over).
+    difference: str
+    difference_minor: int
