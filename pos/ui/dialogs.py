@@ -68,6 +68,10 @@ class SearchDialog(QDialog):
         self.results.verticalHeader().hide()
         self.results.verticalHeader().setDefaultSectionSize(48)
         self.results.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2, 3):  # a whole GTIN-13 stays readable; the name takes what is left
+            self.results.horizontalHeader().setSectionResizeMode(
+                column, QHeaderView.ResizeMode.ResizeToContents
+            )
         self.results.cellClicked.connect(lambda row, _c: self._pick_row(row))
         self.info = label("searchMessage", role="info")
         buttons = QHBoxLayout()
