@@ -16,7 +16,9 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLineEdit,
     QListWidget,
+    QPushButton,
     QRadioButton,
+    QScrollArea,
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
@@ -277,6 +279,32 @@ class ReceiptPreview(QWidget):
             self.qr.clear()
 
 
+def lay_out_receipt_page(
+    page: QWidget,
+    messages: list[QWidget],
+    button: QPushButton,
+    receipt: ReceiptPreview,
+    scroll_name: str = "",
+) -> None:
+    """The page shown once the ledger committed a sale or a return: the messages and the primary
+    button on the left, the receipt (scrollable) on the right."""
+    button.setProperty("role", "primary")
+    left = QVBoxLayout()
+    for message in messages:
+        left.addWidget(message)
+    left.addStretch(1)
+    left.addWidget(button)
+    scroll = QScrollArea()
+    if scroll_name:
+        scroll.setObjectName(scroll_name)
+    scroll.setWidget(receipt)
+    scroll.setWidgetResizable(True)
+    scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    layout = QHBoxLayout(page)
+    layout.addLayout(left, 1)
+    layout.addWidget(scroll, 1)
+
+
 class PaymentDialog(QDialog):
     """Payment: an amount then Enter takes that much cash (the rest stays due, or the change shows);
     Enter with no amount takes the exact total in cash; Card (F8) takes the amount (or the rest) by card
@@ -348,22 +376,9 @@ class PaymentDialog(QDialog):
         self.done_info.setWordWrap(True)
         self.receipt = ReceiptPreview()
         self.next_sale = touch_button(_("Next sale (Enter)"), "newSaleButton", self.accept)
-        self.next_sale.setProperty("role", "primary")
-        left = QVBoxLayout()
-        left.addWidget(self.change)
-        left.addWidget(self.done_info)
-        left.addStretch(1)
-        left.addWidget(self.next_sale)
-        from PySide6.QtWidgets import QScrollArea
-
-        scroll = QScrollArea()
-        scroll.setObjectName("receiptScroll")
-        scroll.setWidget(self.receipt)
-        scroll.setWidgetResizable(True)
-        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        layout = QHBoxLayout(page)
-        layout.addLayout(left, 1)
-        layout.addWidget(scroll, 1)
+        lay_out_receipt_page(
+            page, [self.change, self.done_info], self.next_sale, self.receipt, "receiptScroll"
+        )
         return page
 
     def show_sale(self, sale: SaleView) -> None:

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
     QHeaderView,
-    QScrollArea,
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
@@ -23,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pos.ui.dialogs import PinDialog, ReceiptPreview, _line_edit
+from pos.ui.dialogs import PinDialog, ReceiptPreview, _line_edit, lay_out_receipt_page
 from pos.ui.i18n import _
 from pos.ui.state import Session
 from pos.ui.views import CompletedSale, NeedsManager, ReturnView, TillError
@@ -107,18 +106,7 @@ class ReturnDialog(QDialog):
         self.done_info.setWordWrap(True)
         self.receipt = ReceiptPreview("returnReceiptPreview")
         done = touch_button(_("Next sale (Enter)"), "returnDoneButton", self.accept)
-        done.setProperty("role", "primary")
-        left = QVBoxLayout()
-        left.addWidget(self.done_info)
-        left.addStretch(1)
-        left.addWidget(done)
-        scroll = QScrollArea()
-        scroll.setWidget(self.receipt)
-        scroll.setWidgetResizable(True)
-        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        layout = QHBoxLayout(page)
-        layout.addLayout(left, 1)
-        layout.addWidget(scroll, 1)
+        lay_out_receipt_page(page, [self.done_info], done, self.receipt)
         return page
 
     def show_return(self, view: ReturnView) -> None:
