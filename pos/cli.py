@@ -188,9 +188,17 @@ def ledger_verify(ctx: click.Context, data_dir: Path | None) -> None:
 
     Opens the ledger read-only: it changes nothing, even on a damaged file.
     """
+    from pos.services.fleet import record_ledger_health
     from pos.services.reports import verify_ledger
 
-    result = verify_ledger(_data_dir(ctx, data_dir))
+    folder = _data_dir(ctx, data_dir)
+    result = verify_ledger(folder)
+    if (folder / "ledger.sqlite3").exists():
+        try:
+            # Head office hears of the outcome with the till's next request (its fleet view).
+            record_ledger_health(folder, ok=result.ok, problem=result.problem)
+        except OSError as exc:
+            click.echo(f"Warning: could not record the outcome for head office: {exc}", err=True)
     for line in result.lines:
         click.echo(line)
     if not result.ok:

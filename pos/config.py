@@ -95,7 +95,9 @@ def load_config(data_dir: Path) -> TerminalConfig:
 def save_config(data_dir: Path, config: TerminalConfig) -> None:
     """Write ``terminal.json`` atomically (a crash leaves the old or the new file, never half)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(data_dir / CONFIG_FILE, json.dumps(asdict(config), indent=2, sort_keys=True), mode=0o644)
+    atomic_write_text(
+        data_dir / CONFIG_FILE, json.dumps(asdict(config), indent=2, sort_keys=True), mode=0o644
+    )
 
 
 def update_config(data_dir: Path, **changes: Any) -> TerminalConfig:
@@ -104,7 +106,8 @@ def update_config(data_dir: Path, **changes: Any) -> TerminalConfig:
     return config
 
 
-def _atomic_write(path: Path, text: str, *, mode: int) -> None:
+def atomic_write_text(path: Path, text: str, *, mode: int) -> None:
+    """Replace ``path`` with ``text`` so a crash leaves the old or the new file, never half of one."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
@@ -168,7 +171,7 @@ class SecretStore:
         values = self._read_file()
         values[name] = value
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.data_dir / SECRETS_FILE, json.dumps(values, sort_keys=True), mode=0o600)
+        atomic_write_text(self.data_dir / SECRETS_FILE, json.dumps(values, sort_keys=True), mode=0o600)
 
     def _read_file(self) -> dict[str, str]:
         path = self.data_dir / SECRETS_FILE

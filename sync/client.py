@@ -22,6 +22,7 @@ and reported; nothing waits on it.
 from __future__ import annotations
 
 import email.utils
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -43,14 +44,20 @@ from sync.protocol import (
     PushRequest,
     PushResponse,
     StockLevel,
+    TerminalReport,
 )
 
 #: Sent with every request so the server can answer 426 before parsing a body it may not know.
 PROTOCOL_HEADER = "X-Storelink-Protocol"
 
+#: Returns what the terminal reports about itself (version, platform, schema, queue, ledger health);
+#: called once per request, so the figures are current. See :class:`sync.protocol.TerminalReport`.
+ReportSource = Callable[[], TerminalReport]
+
 #: Seconds to wait for a connection, and for an answer to an ordinary call. Long-polls add ``wait``.
 DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 
+log = logging.getLogger(__name__)
 _Model = TypeVar("_Model", bound=BaseModel)
 _STOCK_LIST: TypeAdapter[list[StockLevel]] = TypeAdapter(list[StockLevel])
 
@@ -144,7 +151,9 @@ class CentralClient:
     """Calls the ``/v1`` terminal API of ``pos-central`` at ``base_url`` through ``http``.
 
     ``token`` is the terminal's bearer token (None before enrollment). ``now`` returns the local
-    clock in Unix seconds; tests pass a fake one to simulate a skewed terminal clock.
+    clock in Unix seconds; tests pass a fake one to simulate a skewed terminal clock. ``report``,
+    when given, is asked before every request and its :class:`~sync.protocol.TerminalReport` goes
+    with the request as headers; if it fails, the request goes without them (and it is logged).
     """
 
     def __init__(
@@ -155,8 +164,10 @@ class CentralClient:
         *,
         now: Callable[[], float] = time.time,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        report: ReportSource | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.report = report
         self.http = http
         self.token = token
         self._now = now
@@ -250,6 +261,7 @@ class CentralClient:
         **kwargs: Any,
     ) -> httpx.Response:
         headers = {PROTOCOL_HEADER: str(PROTOCOL_VERSION), "Accept": "application/json"}
+        headers.update(self._report_headers())
         if "content" in kwargs:
             headers["Content-Type"] = "application/json"
         if auth:
@@ -274,6 +286,15 @@ class CentralClient:
         self._note_date_header(response, sent_at, received_at)
         self._raise_for_status(method, path, response, received_at)
         return response
+
+    def _report_headers(self) -> dict[str, str]:
+        if self.report is None:
+            return {}
+        try:
+            return self.report().headers()
+        except Exception:  # a report we cannot make must never stop a sale from syncing
+            log.warning("could not make the terminal report; sending the request without it", exc_info=True)
+            return {}
 
     def _note_date_header(self, response: httpx.Response, sent_at: float, received_at: float) -> None:
         # The Date header has one-second resolution; a server_time field, when present, replaces it.

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -31,6 +33,16 @@ SUPPORTED_PROTOCOL_VERSIONS: tuple[int, ...] = (1,)
 #: Request header carrying the sender's protocol version, so the server can answer 426 before
 #: parsing a body it may not understand (sync.client sends it on every call).
 PROTOCOL_HEADER = "X-Storelink-Protocol"
+
+#: What a terminal reports about itself with every request (``sync.client`` sends them on every
+#: call, hello and enroll included; the server validates them strictly and keeps the latest per
+#: terminal for the fleet view). See :class:`TerminalReport`.
+APP_VERSION_HEADER = "X-Storelink-App-Version"
+PLATFORM_HEADER = "X-Storelink-Platform"
+LEDGER_SCHEMA_HEADER = "X-Storelink-Ledger-Schema"
+QUEUED_HEADER = "X-Storelink-Queued"
+LEDGER_HEALTH_HEADER = "X-Storelink-Ledger-Health"
+LEDGER_PROBLEM_HEADER = "X-Storelink-Ledger-Problem"
 
 GENESIS_HASH = "0" * 64
 #: Most entries a terminal may push in one batch; the server also announces it in ``hello``.
@@ -247,6 +259,115 @@ class Enrollment(WireModel):
     claim_key: str = Field(description="Base64 of the terminal's 32-byte claim MAC key")
     server_public_key: str = Field(description="Base64 of the raw 32-byte Ed25519 public key")
     public_url: str
+
+
+# --- what a terminal reports with every request ---------------------------------------------------
+
+
+class LedgerHealth(StrEnum):
+    """The till's ledger as its last ``pos ledger verify`` (or start-up check) found it."""
+
+    OK = "ok"  # the last verification passed
+    UNCHECKED = "unchecked"  # not verified yet on this till
+    FAILED = "failed"  # the last verification found a problem (named in the problem header)
+
+
+_REPORT_PATTERNS: dict[str, tuple[str, re.Pattern[str], str]] = {
+    # header -> (field, pattern, what it must be)
+    APP_VERSION_HEADER: (
+        "app_version",
+        re.compile(r"[0-9A-Za-z][0-9A-Za-z.+!_-]{0,63}"),
+        "a version such as 1.4.0 (letters, digits, . + ! _ -; at most 64)",
+    ),
+    PLATFORM_HEADER: (
+        "platform",
+        re.compile(r"[a-z0-9][a-z0-9._-]{0,63}"),
+        "a platform tag such as linux-x86_64 (lower-case letters, digits, . _ -; at most 64)",
+    ),
+    LEDGER_SCHEMA_HEADER: (
+        "ledger_schema",
+        re.compile(r"[0-9]{4}_[a-z0-9_]{1,59}"),
+        "the newest ledger migration's name, such as 0001_initial",
+    ),
+    QUEUED_HEADER: ("queued", re.compile(r"[0-9]{1,10}"), "a whole number from 0 to 2147483647"),
+    LEDGER_HEALTH_HEADER: (
+        "ledger_health",
+        re.compile("|".join(h.value for h in LedgerHealth)),
+        "one of " + ", ".join(h.value for h in LedgerHealth),
+    ),
+    LEDGER_PROBLEM_HEADER: (
+        "ledger_problem",
+        re.compile(r"[\x20-\x7e]{1,200}"),
+        "printable ASCII, 1 to 200 characters",
+    ),
+}
+#: Every header of the terminal report, in the order the client sends them.
+REPORT_HEADERS: tuple[str, ...] = tuple(_REPORT_PATTERNS)
+MAX_QUEUED = 2**31 - 1
+
+
+class ReportHeaderError(ValueError):
+    """A report header is malformed; ``header`` names it and ``str()`` says what it must be."""
+
+    def __init__(self, header: str, message: str) -> None:
+        super().__init__(message)
+        self.header = header
+
+
+class TerminalReport(WireModel):
+    """What a terminal says about itself with every request, as HTTP headers.
+
+    Every field is optional on the wire (a till older than this report sends none); a header that
+    is sent must be exactly well-formed, or the server answers 400 ``bad_report_header``.
+    """
+
+    app_version: str | None = Field(default=None, pattern=r"^[0-9A-Za-z][0-9A-Za-z.+!_-]{0,63}$")
+    platform: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    #: Name of the newest migration applied to the till's ledger.
+    ledger_schema: str | None = Field(default=None, pattern=r"^[0-9]{4}_[a-z0-9_]{1,59}$")
+    #: Journal entries head office has not acknowledged yet.
+    queued: int | None = Field(default=None, ge=0, le=MAX_QUEUED)
+    ledger_health: LedgerHealth | None = None
+    #: What the failed verification found (only with ledger_health ``failed``).
+    ledger_problem: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[\x20-\x7e]+$")
+
+    def headers(self) -> dict[str, str]:
+        """The report as request headers (fields that are None are left out)."""
+        values = self.model_dump(mode="json")
+        return {
+            header: str(values[field])
+            for header, (field, _pattern, _what) in _REPORT_PATTERNS.items()
+            if values[field] is not None
+        }
+
+    @classmethod
+    def from_headers(cls, get_all: Callable[[str], list[str]]) -> TerminalReport:
+        """Read the report from request headers (``get_all(name)`` lists the values sent under
+        ``name``). Raises :class:`ReportHeaderError` for a header sent twice or malformed."""
+        values: dict[str, Any] = {}
+        for header, (field, pattern, what) in _REPORT_PATTERNS.items():
+            sent = get_all(header)
+            if not sent:
+                continue
+            if len(sent) > 1:
+                raise ReportHeaderError(header, f"{header} was sent {len(sent)} times; send it once")
+            value = sent[0]
+            if not pattern.fullmatch(value):
+                raise ReportHeaderError(header, f"{header} must be {what}, got {value[:80]!r}")
+            if field == "queued":
+                number = int(value)
+                if number > MAX_QUEUED:
+                    raise ReportHeaderError(header, f"{header} must be {what}, got {value}")
+                values[field] = number
+            else:
+                values[field] = value
+        return cls(**values)
+
+
+def printable_problem(text: str) -> str:
+    """``text`` squeezed into what :data:`LEDGER_PROBLEM_HEADER` may carry (ASCII, <= 200)."""
+    ascii_text = "".join(ch if " " <= ch <= "~" else "?" for ch in " ".join(text.split()))
+    return (ascii_text[:197] + "...") if len(ascii_text) > 200 else (ascii_text or "?")
 
 
 # --- change feed ----------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ import sqlite_utils
 from pos.config import update_config
 from pos.ledger import journal, staff, state
 from pos.ledger.db import Ledger
+from pos.services.fleet import report_source
 from pos.services.terminal import Terminal
 from sync.client import CentralClient, Rejected, SyncFailure
 from sync.engine import FileLock, PullProgress, RoundReport, SyncEngine, SyncLoop, SyncStatus
@@ -459,7 +460,7 @@ def enroll(
             f"{terminal.config.store_code} and has sold with that identity; use a fresh data directory"
         )
     owns_http = http is None
-    client = CentralClient(server_url, http or httpx.Client(), None)
+    client = CentralClient(server_url, http or httpx.Client(), None, report=report_source(terminal))
     try:
         enrollment = client.enroll(code, terminal_name or socket.gethostname())
     except Rejected as exc:
@@ -506,7 +507,12 @@ def make_engine(
     config = terminal.config
     if not config.enrolled or not config.server_url:
         raise EnrollmentError("this terminal is not enrolled: run `pos enroll --server URL --code CODE`")
-    client = CentralClient(config.server_url, http or httpx.Client(), terminal.secrets.get(TOKEN_SECRET))
+    client = CentralClient(
+        config.server_url,
+        http or httpx.Client(),
+        terminal.secrets.get(TOKEN_SECRET),
+        report=report_source(terminal),
+    )
     return SyncEngine(
         client,
         LedgerSyncStore(terminal.ledger),
@@ -557,6 +563,7 @@ def stock_elsewhere(terminal: Terminal, sku: str, *, http: httpx.Client | None =
         http or httpx.Client(),
         terminal.secrets.get(TOKEN_SECRET),
         timeout=httpx.Timeout(3.0, connect=2.0),
+        report=report_source(terminal),
     )
     try:
         return client.stock(sku)

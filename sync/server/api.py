@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from sync.codes import public_key_bytes
@@ -35,7 +35,7 @@ from sync.protocol import (
     PushResponse,
     StockLevel,
 )
-from sync.server import changes, schema
+from sync.server import changes, fleet, schema
 from sync.server.db import Database, utcnow
 from sync.server.errors import ERROR_RESPONSES, ApiError, error_response
 from sync.server.push import ingest, iso
@@ -43,9 +43,10 @@ from sync.server.stores import EnrollmentRefused, enroll_terminal, sha256_hex
 
 log = logging.getLogger(__name__)
 router = APIRouter()
+#: On every /v1 route: documents the terminal report headers and refuses malformed ones with 400
+#: (sync.server.fleet); authenticated routes also record them with the contact.
+REPORTED = [Depends(fleet.report_dependency)]
 bearer = HTTPBearer(auto_error=False, description="The token the terminal got at enrollment")
-
-_SEEN_EVERY = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -126,9 +127,9 @@ def authenticate_in(
             headers={"WWW-Authenticate": "Bearer"},
         )
     terms = schema.terminals
-    now = utcnow()
+    report = fleet.reported(request)
     row = conn.execute(
-        select(terms.c.id, terms.c.store_id, terms.c.code, terms.c.revoked_at).where(
+        select(terms.c.id, terms.c.store_id, terms.c.code, terms.c.revoked_at, *fleet.CONTACT_COLUMNS).where(
             terms.c.token_hash == sha256_hex(credentials.credentials)
         )
     ).first()
@@ -138,13 +139,13 @@ def authenticate_in(
         raise ApiError(401, "terminal_revoked", f"terminal {row.code} was revoked by head office: call IT")
     request.app.state.limits.take(row.id)
     if mark_seen:
-        conn.execute(
-            update(terms)
-            .where(
-                terms.c.id == row.id,
-                or_(terms.c.last_seen_at.is_(None), terms.c.last_seen_at < now - _SEEN_EVERY),
-            )
-            .values(last_seen_at=now)
+        settings = request.app.state.settings
+        fleet.note_contact(
+            conn,
+            row,
+            report,
+            now=utcnow(),
+            write_every=timedelta(seconds=settings.seen_write_every_seconds),
         )
     return Terminal(id=row.id, store_id=row.store_id, code=row.code)
 
@@ -158,7 +159,9 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/v1/hello", response_model=Hello, responses=ERROR_RESPONSES, tags=["terminal"])
+@router.get(
+    "/v1/hello", response_model=Hello, responses=ERROR_RESPONSES, tags=["terminal"], dependencies=REPORTED
+)
 def hello(request: Request) -> Hello:
     """Protocol versions this server speaks, its clock, and the batch limits."""
     return Hello(
@@ -170,7 +173,13 @@ def hello(request: Request) -> Hello:
     )
 
 
-@router.post("/v1/enroll", response_model=Enrollment, responses=ERROR_RESPONSES, tags=["terminal"])
+@router.post(
+    "/v1/enroll",
+    response_model=Enrollment,
+    responses=ERROR_RESPONSES,
+    tags=["terminal"],
+    dependencies=REPORTED,
+)
 def enroll(body: EnrollRequest, request: Request) -> Enrollment:
     """Exchange a single-use enrollment code for the terminal's identity and secrets."""
     check_protocol(body.protocol_version)
@@ -193,16 +202,22 @@ def enroll(body: EnrollRequest, request: Request) -> Enrollment:
     )
 
 
-@router.post("/v1/push", response_model=PushResponse, responses=ERROR_RESPONSES, tags=["terminal"])
+@router.post(
+    "/v1/push",
+    response_model=PushResponse,
+    responses=ERROR_RESPONSES,
+    tags=["terminal"],
+    dependencies=REPORTED,
+)
 def push(body: PushRequest, request: Request, credentials: Credentials) -> PushResponse:
     """Store a batch of journal entries; the answer is committed and says what became of each."""
     check_protocol(body.protocol_version)
     # The concurrency cap (limits.PushGate) was passed before the body was read. The token is
-    # checked in the same transaction that stores the batch (push records last_seen itself).
+    # checked, and the contact noted, in the same transaction that stores the batch.
     for attempt in range(3):
         try:
             with _db(request).begin() as conn:
-                terminal = authenticate_in(conn, request, credentials, mark_seen=False)
+                terminal = authenticate_in(conn, request, credentials, mark_seen=True)
                 return ingest(conn, terminal_id=terminal.id, request=body, now=utcnow())
         except IntegrityError:
             # Another terminal stored the same event id or sale at the same moment: take the
@@ -221,7 +236,13 @@ def _is_transient(exc: DBAPIError) -> bool:
     return "deadlock" in text or "could not serialize" in text or "locked" in text
 
 
-@router.get("/v1/changes", response_model=ChangesPage, responses=ERROR_RESPONSES, tags=["terminal"])
+@router.get(
+    "/v1/changes",
+    response_model=ChangesPage,
+    responses=ERROR_RESPONSES,
+    tags=["terminal"],
+    dependencies=REPORTED,
+)
 async def changes_feed(
     request: Request,
     credentials: Credentials,
@@ -264,7 +285,13 @@ async def changes_feed(
     )
 
 
-@router.get("/v1/stock/{sku}", response_model=list[StockLevel], responses=ERROR_RESPONSES, tags=["terminal"])
+@router.get(
+    "/v1/stock/{sku}",
+    response_model=list[StockLevel],
+    responses=ERROR_RESPONSES,
+    tags=["terminal"],
+    dependencies=REPORTED,
+)
 def stock_lookup(sku: str, request: Request, credentials: Credentials) -> list[StockLevel]:
     """On-hand figures for one product in every store of the chain."""
     _authenticate(request, credentials)

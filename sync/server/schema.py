@@ -147,6 +147,13 @@ terminals = Table(
     #: Terminal clock minus server clock at the last push, milliseconds.
     Column("clock_offset_ms", BigInteger, nullable=True),
     Column("last_push_at", UTCDateTime, nullable=True),
+    #: What the terminal last reported with a request (protocol.TerminalReport); None: never said.
+    Column("app_version", String(64), nullable=True),
+    Column("platform", String(64), nullable=True),
+    Column("ledger_schema", String(64), nullable=True),
+    #: protocol.LedgerHealth value, and what a failed verification found.
+    Column("ledger_health", String(16), nullable=True),
+    Column("ledger_problem", String(200), nullable=True),
 )
 
 staff = Table(

@@ -33,6 +33,12 @@ class ServerSettings:
     max_busy_retry_after_seconds: int = 10
     #: Longest long-poll wait on /v1/changes, seconds.
     max_wait_seconds: float = 30.0
+    #: A terminal's last contact is written at most this often (seconds), unless what it reports
+    #: changed: a thousand long-polling tills do not write on every request (sync.server.fleet).
+    seen_write_every_seconds: float = 60.0
+    #: /hq Fleet shows a terminal offline when its last contact is older than this (seconds). Keep
+    #: it above seen_write_every_seconds plus a till's sync interval plus max_wait_seconds.
+    offline_after_seconds: float = 300.0
     #: Sign-in attempts allowed per e-mail (and per client address) in ``login_window_seconds``.
     login_attempts_allowed: int = 10
     login_window_seconds: int = 900
