@@ -30,6 +30,7 @@ from fastapi import Request, Response
 from sqlalchemy import Connection, Table, delete, func, insert, select
 
 from sync.server import schema
+from sync.server.web.i18n import N_, Translator, ngettext_marker
 
 SessionKind = Literal["shopper", "admin"]
 
@@ -91,17 +92,35 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def email_problem(email: str) -> str | None:
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong with a form field, in words any page language can show."""
+
+    message: str
+    plural: str = ""
+    n: int = 0
+
+    def text(self, t: Translator) -> str:
+        return t.ngettext(self.message, self.plural, self.n) if self.plural else t.gettext(self.message)
+
+
+def email_problem(email: str) -> Problem | None:
     """Why ``email`` cannot be an account's email, or None if it can."""
     if not email or len(email) > MAX_EMAIL_LENGTH or not _EMAIL.match(email):
-        return "Please enter a valid email address."
+        return Problem(N_("Please enter a valid email address."))
     return None
 
 
-def password_problem(password: str) -> str | None:
+def password_problem(password: str) -> Problem | None:
     """Why ``password`` cannot be used, or None if it can."""
     if len(password) < MIN_PASSWORD_LENGTH or len(password) > MAX_PASSWORD_LENGTH:
-        return "The password must have at least {n} characters."
+        return Problem(
+            *ngettext_marker(
+                "The password must have at least {n} character.",
+                "The password must have at least {n} characters.",
+            ),
+            n=MIN_PASSWORD_LENGTH,
+        )
     return None
 
 

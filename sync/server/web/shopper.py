@@ -44,6 +44,14 @@ def _engine(request: Request) -> Any:
     return request.app.state.db.engine
 
 
+def _too_many(t: Translator, wait_seconds: int) -> str:
+    return t.ngettext(
+        "Too many attempts. Please wait {n} minute and try again.",
+        "Too many attempts. Please wait {n} minutes and try again.",
+        max(1, (wait_seconds + 59) // 60),
+    )
+
+
 def _refused(request: Request, t: Translator, check: claims.ClaimCheck, email: str | None) -> Response:
     """The page for a code that cannot be added, with the status that says why."""
     status = check.status
@@ -80,7 +88,12 @@ def _refused(request: Request, t: Translator, check: claims.ClaimCheck, email: s
             t=t,
             reason=status,
             heading=t.gettext("This code has expired"),
-            message=t.gettext("Receipt codes can be added for 30 days. This one expired on {day}.", day=day),
+            message=t.ngettext(
+                "Receipt codes can be added for {n} day. This one expired on {day}.",
+                "Receipt codes can be added for {n} days. This one expired on {day}.",
+                CLAIM_TTL_DAYS,
+                day=day,
+            ),
             email=email,
         )
     # already claimed
@@ -243,10 +256,7 @@ def signin(
                 claim,
                 429,
                 signin_email=address,
-                signin_error=t.gettext(
-                    "Too many attempts. Please wait {minutes} minutes and try again.",
-                    minutes=max(1, (wait + 59) // 60),
-                ),
+                signin_error=_too_many(t, wait),
             )
             response.headers["Retry-After"] = str(wait)
             return response
@@ -281,7 +291,7 @@ def signup(
     address = accounts.normalise_email(email)
     problem = accounts.email_problem(address) or accounts.password_problem(password)
     if problem:
-        message = t.gettext(problem, n=accounts.MIN_PASSWORD_LENGTH)
+        message = problem.text(t)
         return _form_error(request, claim, 400, signup_email=address, signup_error=message)
     limit = accounts.signup_limit(request)
     with _engine(request).begin() as conn:
@@ -294,10 +304,7 @@ def signup(
             claim,
             429,
             signup_email=address,
-            signup_error=t.gettext(
-                "Too many attempts. Please wait {minutes} minutes and try again.",
-                minutes=max(1, (wait + 59) // 60),
-            ),
+            signup_error=_too_many(t, wait),
         )
         response.headers["Retry-After"] = str(wait)
         return response

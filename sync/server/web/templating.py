@@ -29,7 +29,7 @@ def translator(request: Request) -> Translator:
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Render template ``name`` in the browser's language as an HTML response."""
     t = context.pop("t", None) or translator(request)
-    html = _env.get_template(name).render(t=t, _=t.gettext, **context)
+    html = _env.get_template(name).render(t=t, _=t.gettext, ngettext=t.ngettext, **context)
     response = HTMLResponse(html, status_code=status_code)
     # Pages show personal data and carry CSRF tokens: never cached, never framed.
     response.headers["Cache-Control"] = "no-store"
