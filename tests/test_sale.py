@@ -158,6 +158,44 @@ def test_discount_percent_for_the_store_limit() -> None:
     assert s.discount_percent() == Fraction(15)
 
 
+def test_the_limit_compares_the_percent_asked_not_the_rounded_result() -> None:
+    # 10 % off 1.95 rounds to 0.20 off, which is 10.26 % of 1.95: the cashier asked for 10 %.
+    s = sale()
+    line = s.add(Product("X", "X", 195, "19"))
+    s.set_line_discount(line.line_id, Discount.of_percent(10))
+    assert s.totals().discounts == 20
+    assert s.discount_percent() > 10
+    assert s.asked_discount_percent() == Fraction(10)
+    # A percent of the whole sale is asked of what the line discounts left.
+    s.set_sale_discount(Discount.of_percent(10))
+    assert s.asked_discount_percent() == Fraction(19)
+    # An amount is asked exactly as typed.
+    s.set_line_discount(line.line_id, None)
+    s.set_sale_discount(Discount.of_amount(20))
+    assert s.asked_discount_percent() == Fraction(2000, 195)
+
+
+@given(
+    st.lists(st.tuples(st.integers(1, 10**6), st.integers(1, 50)), min_size=1, max_size=6),
+    st.sampled_from(["line", "sale"]),
+    st.decimals(min_value=1, max_value=100, places=2),
+)
+def test_a_percent_asked_is_exactly_that_percent_whatever_the_prices(
+    items: list[tuple[int, int]], where: str, percent: object
+) -> None:
+    s = sale()
+    ids = [
+        s.add(Product(f"P{i}", "P", price, "7"), qty * 1000).line_id for i, (price, qty) in enumerate(items)
+    ]
+    discount = Discount.of_percent(str(percent))
+    if where == "line":
+        for line_id in ids:
+            s.set_line_discount(line_id, discount)
+    else:
+        s.set_sale_discount(discount)
+    assert s.asked_discount_percent() == Fraction(str(percent))
+
+
 def test_exclusive_mode_adds_tax_on_top() -> None:
     s = sale(TaxMode.EXCLUSIVE)
     s.add(Product("X", "Shirt", 1000, "8.875"))

@@ -23,6 +23,7 @@ from pos.domain.sale import Discount
 from pos.ledger import journal
 from pos.ledger import sales as sales_ledger
 from pos.services import returns, sale, shift, staff
+from pos.services.catalog import import_catalog
 from pos.services.terminal import (
     ApprovalNeeded,
     LockedOut,
@@ -218,6 +219,27 @@ def test_discounts_above_the_store_limit_need_a_manager_and_are_journaled(termin
     sale.tender_cash(terminal, s)
     done = sale.complete_sale(terminal, s)
     assert done.total == 693 and done.payload["approved_by"] == override.payload["approved_by"]
+
+
+def test_a_cashier_gives_exactly_the_store_limit_without_a_manager(
+    terminal: Terminal, tmp_path: Path
+) -> None:
+    # 10 % off 1.95 rounds to 0.20 (10.26 %); the cashier asked for the limit, not above it.
+    extra = tmp_path / "extra.csv"
+    extra.write_text("sku,name,price,tax_rate,barcodes,unit\nE5,Eraser,1.95,19,,piece\n", encoding="utf-8")
+    import_catalog(terminal, extra)
+    s = sale.start_sale(terminal)
+    line = sale.add_product(terminal, s, "E5")
+    sale.discount_line(terminal, s, line.line_id, Discount.of_percent(10))
+    assert s.totals().discounts == 20
+    sale.discount_line(terminal, s, line.line_id, None)
+    sale.discount_sale(terminal, s, Discount.of_percent(10))
+    assert s.totals().discounts == 20
+    with pytest.raises(ApprovalNeeded):
+        sale.discount_sale(terminal, s, Discount.of_percent("10.01"))
+    with pytest.raises(ApprovalNeeded):  # 0.20 typed as an amount is 10.26 % of 1.95
+        sale.discount_sale(terminal, s, Discount.of_amount(20))
+    assert not any(e.type == EventType.MANAGER_OVERRIDE for e in entries(terminal))
 
 
 def test_a_whole_sale_discount_over_the_limit_is_undone_when_not_approved(terminal: Terminal) -> None:

@@ -313,8 +313,33 @@ class Sale:
             return Fraction(0)
         return Fraction(totals.discounts * 100, totals.subtotal)
 
+    def asked_discount_percent(self) -> Fraction:
+        """All discounts as the cashier asked for them, as a share of the subtotal in percent.
+
+        The store's limit compares this, not :meth:`discount_percent`: 10 % off 1.95 rounds to
+        0.20 (10.26 %), yet the cashier asked for exactly 10 %. A percent counts unrounded; a
+        percent of the whole sale applies to what the (unrounded) line discounts left; an amount
+        counts as typed.
+        """
+        subtotal = sum(line.amount for line in self._lines)
+        if subtotal == 0:
+            return Fraction(0)
+        asked = sum((_asked(line.discount, Fraction(line.amount)) for line in self._lines), Fraction(0))
+        asked += _asked(self.sale_discount, subtotal - asked)
+        return asked * 100 / subtotal
+
     def totals(self) -> SaleTotals:
         return compute_totals(self.currency, self.tax_mode, self._lines, self.sale_discount)
+
+
+def _asked(discount: Discount | None, base: Fraction) -> Fraction:
+    """What ``discount`` takes off ``base`` before any rounding (never more than ``base``)."""
+    if discount is None:
+        return Fraction(0)
+    if discount.percent is not None:
+        return base * Fraction(discount.percent) / 100
+    assert discount.amount is not None
+    return min(base, Fraction(discount.amount))
 
 
 def compute_totals(

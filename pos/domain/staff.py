@@ -58,7 +58,7 @@ def needs_approval(
     """Whether ``role`` needs a manager's approval to do ``action``.
 
     For :attr:`Action.DISCOUNT`, pass the discount as a percent of what it applies to
-    (``discount_percent``; e.g. ``Sale.discount_percent()``) and the store's limit: a cashier
+    (``discount_percent``; ``Sale.asked_discount_percent()``: the percent asked, not the rounded result) and the store's limit: a cashier
     needs approval above the limit, not at it. Unknown actions or roles raise ValueError.
     """
     action = Action(action)

@@ -273,7 +273,7 @@ def discount_line(
         raise ServiceError(str(exc)) from exc
     try:
         s.sale.set_line_discount(line_id, discount)
-        percent = s.sale.discount_percent()
+        percent = s.sale.asked_discount_percent()
         _discount_approval(
             terminal,
             s,
@@ -298,7 +298,7 @@ def discount_sale(
     before = s.sale.sale_discount
     try:
         s.sale.set_sale_discount(discount)
-        percent = s.sale.discount_percent()
+        percent = s.sale.asked_discount_percent()
         _discount_approval(
             terminal,
             s,
