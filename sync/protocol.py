@@ -110,7 +110,14 @@ _UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-
 
 
 class WireModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Base of every wire model: exactly what the schema says is accepted.
+
+    ``strict``: no number from a bool, a float or a string, no string from a number (``"queued":
+    false`` is a 422, not 0); ``extra="forbid"``: no unknown field. Enum fields take their values
+    as text when parsed from JSON, which is how everything here travels.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class JournalEntry(WireModel):
@@ -213,7 +220,8 @@ class EntryStatus(StrEnum):
 class EntryResult(WireModel):
     seq: int
     event_id: str
-    status: EntryStatus
+    #: The value as text is the enum (strict mode would want an EntryStatus object from a dict).
+    status: EntryStatus = Field(strict=False)
     reason: str | None = None
 
 
@@ -383,7 +391,7 @@ class ChangeKind(StrEnum):
 
 class Change(WireModel):
     seq: int
-    kind: ChangeKind
+    kind: ChangeKind = Field(strict=False)  # the value as text, as for EntryResult.status
     key: str
     #: None means the thing was deleted.
     data: dict[str, Any] | None
