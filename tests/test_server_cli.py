@@ -222,6 +222,10 @@ def test_enroll_code_admin_add_and_terminal_revoke(central_db: Database) -> None
         admin = conn.execute(select(schema.admins)).one()
     assert admin.email == "it@example.com" and admin.password_hash.startswith("$argon2id$")
     assert _run(central_db, "terminal", "revoke", "S01-T9").exit_code == 1
+    # Digits int() cannot read ("²", 4,301 of them, or an id beyond the column) are just unknown.
+    for odd in ("²", "9" * 4301, "99999999999999999999"):
+        refused = _run(central_db, "terminal", "revoke", odd)
+        assert refused.exit_code == 1 and "no terminal" in refused.output, refused.output[-300:]
 
 
 def test_serve_runs_as_a_real_process_and_answers_terminals(tmp_path: Path) -> None:

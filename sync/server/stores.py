@@ -236,9 +236,11 @@ def enroll_terminal(conn: Connection, *, code: str, terminal_name: str, now: dat
 def find_terminal(conn: Connection, terminal: str) -> Row[Any]:
     """A terminal by its code (e.g. ``S01-T2``) or its numeric id."""
     table = schema.terminals
-    cond = table.c.code == terminal.strip()
-    if terminal.strip().isdigit():
-        cond = cond | (table.c.id == int(terminal.strip()))
+    text = terminal.strip()
+    cond = table.c.code == text
+    # ASCII digits and a size an id can have: "²" passes isdigit() but not int().
+    if re.fullmatch(r"[0-9]{1,18}", text):
+        cond = cond | (table.c.id == int(text))
     row = conn.execute(select(table).where(cond)).first()
     if row is None:
         raise InputError(f"no terminal {terminal!r} (give its code, e.g. S01-T1, or its id)")

@@ -14,6 +14,7 @@ Routes (all HTML except the member-code JSON the account page polls):
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -38,6 +39,7 @@ router = APIRouter(include_in_schema=False)
 MEMBER_CODE_REFRESH_SECONDS = 60
 
 FormText = Annotated[str, Form()]
+_SMALL_NUMBER = re.compile(r"[0-9]{1,2}")
 
 
 def _engine(request: Request) -> Any:
@@ -359,7 +361,9 @@ def _refresh_seconds(request: Request) -> int:
     settings = getattr(request.app.state, "settings", None)
     seconds = int(getattr(settings, "member_code_refresh_seconds", MEMBER_CODE_REFRESH_SECONDS))
     asked = request.query_params.get("refresh", "")
-    if asked.isdigit() and 1 <= int(asked) <= 60:
+    # ASCII digits only: str.isdigit() also takes "²" (int() then raises) and 4,301 digits (int()
+    # refuses to read that many); anything else keeps the default.
+    if _SMALL_NUMBER.fullmatch(asked) and 1 <= int(asked) <= 60:
         seconds = int(asked)
     return seconds
 
