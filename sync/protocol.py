@@ -191,6 +191,10 @@ class SalePayload(WireModel):
     change: int = Field(default=0, ge=0)
     claim_code: str | None = Field(default=None, max_length=64)
     member_id: int | None = None
+    #: The member code the shopper showed (or typed), exactly as the till read it. Head office
+    #: verifies it itself and credits only the member it names; ``member_id`` is what the till
+    #: believed and is never trusted for points.
+    member_code: str | None = Field(default=None, max_length=200)
     cashier_id: str | None = None
     approved_by: str | None = None
     shift_id: str | None = None
