@@ -339,7 +339,7 @@ class TerminalReport(WireModel):
     ledger_schema: str | None = Field(default=None, pattern=r"^[0-9]{4}_[a-z0-9_]{1,59}$")
     #: Journal entries head office has not acknowledged yet.
     queued: int | None = Field(default=None, ge=0, le=MAX_QUEUED)
-    ledger_health: LedgerHealth | None = None
+    ledger_health: LedgerHealth | None = Field(default=None, strict=False)  # the value as text
     #: What the failed verification found (only with ledger_health ``failed``).
     ledger_problem: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[\x20-\x7e]+$")
 

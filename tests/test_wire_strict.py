@@ -101,6 +101,14 @@ EXAMPLES: dict[type[WireModel], dict[str, Any]] = {
     },
     protocol.StockLevel: {"store_code": "S01", "store_name": "Main", "on_hand_milli": 1000},
     protocol.ErrorBody: {"error": "x", "detail": "y"},
+    protocol.TerminalReport: {
+        "app_version": "1.2.3",
+        "platform": "linux-x86_64",
+        "ledger_schema": "0001_initial",
+        "queued": 3,
+        "ledger_health": "failed",
+        "ledger_problem": "sales row altered",
+    },
 }
 
 #: Values of the wrong JSON type for a field whose schema type is the key.
