@@ -44,6 +44,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import psutil
 import psycopg
 import uuid_utils
 
@@ -51,7 +52,7 @@ from pos.ledger import journal, sales
 from pos.services import syncing
 from pos.services.terminal import Terminal, open_terminal
 from sync.client import CentralClient, Offline
-from sync.engine import SyncEngine, SyncStatus
+from sync.engine import OutgoingEntry, RoundReport, SyncEngine, SyncStatus
 from sync.protocol import (
     GENESIS_HASH,
     PROTOCOL_VERSION,
@@ -92,6 +93,7 @@ def pos_central(database_url: str) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+    SERVER_PIDS[url] = process.pid
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -107,6 +109,16 @@ def pos_central(database_url: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+#: Process id of each server started here, by URL (for its CPU time).
+SERVER_PIDS: dict[str, int] = {}
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU seconds used so far by process ``pid`` (default: this one, all threads)."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def central_db(url: str, stores: int = 1) -> Database:
@@ -394,6 +406,171 @@ def bench_drain(folder: Path, queued: int, runs: int) -> None:
     )
 
 
+# --- 2b: our push beside PouchDB replication ------------------------------------------------------
+
+PEER_DIR = Path(__file__).resolve().parent / "pouchdb"
+
+
+def install_pouchdb() -> None:
+    """``npm ci`` in bench/pouchdb (pinned by its package-lock.json) unless already done."""
+    installed = PEER_DIR / "node_modules" / ".package-lock.json"
+    lock = PEER_DIR / "package-lock.json"
+    if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    print("installing the PouchDB peer (npm ci in bench/pouchdb) ...", flush=True)
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PEER_DIR, check=True)
+
+
+@contextlib.contextmanager
+def pouchdb_server(folder: Path) -> Iterator[str]:
+    """express-pouchdb (LevelDB) on a free loopback port; yields its URL."""
+    process = subprocess.Popen(
+        ["node", str(PEER_DIR / "peer.js"), "serve", str(folder)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise SystemExit("the PouchDB server did not start")
+        url = f"http://127.0.0.1:{json.loads(line)['port']}"
+        SERVER_PIDS[url] = process.pid
+        yield url
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def pouchdb_replicate(docs: Path, server: str, database: str, batch: int, folder: Path) -> dict[str, Any]:
+    """Time one PouchDB replication of the documents in ``docs`` (JSON lines) to ``server``'s
+    ``database``; ``cpu_seconds`` adds the server's CPU time in that span to the client's own."""
+    process = subprocess.Popen(
+        [
+            "node",
+            str(PEER_DIR / "peer.js"),
+            "replicate",
+            str(docs),
+            f"{server}/{database}",
+            str(batch),
+            str(folder),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    server_cpu = None
+    lines = []
+    for line in process.stdout:
+        if line.strip() == "loaded":  # the replication starts now
+            server_cpu = cpu_seconds(SERVER_PIDS[server])
+        else:
+            lines.append(line)
+    if process.wait() != 0 or server_cpu is None:
+        raise SystemExit("the PouchDB replication failed")
+    result: dict[str, Any] = json.loads(lines[-1])
+    result["cpu_seconds"] += cpu_seconds(SERVER_PIDS[server]) - server_cpu
+    return result
+
+
+@contextlib.contextmanager
+def till_with_queue(url: str, db: Database, folder: Path, queued: int, docs: Path) -> Iterator[Terminal]:
+    """A freshly enrolled till with ``queued`` recorded sales not yet pushed; its journal entries
+    are also written to ``docs`` (JSON lines) for the PouchDB side."""
+    with open_terminal(folder, secrets_backend="file", daily_backup=False) as terminal:
+        syncing.enroll(terminal, url, enrollment_code(db), terminal_name=folder.name)
+        record_sales(terminal, queued)
+        with docs.open("w") as out:
+            for entry in journal.iter_entries(terminal.ledger.read()):
+                out.write(json.dumps(entry.as_dict()) + "\n")
+        yield terminal
+
+
+def our_push(terminal: Terminal, queued: int, batch: int) -> tuple[float, float]:
+    """Seconds for the till's engine to push its ``queued`` sales in batches of ``batch``: ledger
+    reads, HTTP, the server's checks and commits, the acknowledgements. Only the round's push is
+    timed (PouchDB's replication pulls nothing back either)."""
+    engine = syncing.make_engine(terminal)
+    engine._greet()  # the batch limits first: the push is what we time
+    engine.max_batch_entries = batch
+    report = RoundReport()
+    server = SERVER_PIDS[terminal.config.server_url or ""]
+    server_cpu, own_cpu = cpu_seconds(server), cpu_seconds()
+    started = time.perf_counter()
+    engine._push(report)
+    took = time.perf_counter() - started
+    cpu = cpu_seconds(server) - server_cpu + cpu_seconds() - own_cpu
+    engine.client.http.close()
+    assert report.accepted == queued and report.batches == -(-queued // batch), report.summary()
+    assert terminal.ledger.read().execute("SELECT acked_seq FROM sync_state").fetchone()[0] == queued
+    return took, cpu
+
+
+def bench_versus_pouchdb(folder: Path, queued: int, rounds: int, batches: list[int], server_db: str) -> None:
+    print(
+        f"\n== our push vs PouchDB replication: {queued:,} journal entries, loopback, "
+        f"pos-central on {server_db} vs express-pouchdb on LevelDB =="
+    )
+    install_pouchdb()
+    with contextlib.ExitStack() as stack:
+        if server_db == "postgresql":
+            database_url = stack.enter_context(postgres_database())
+        else:
+            database_url = str(folder / "central-versus.sqlite3")
+        db = central_db(database_url)
+        url = stack.enter_context(pos_central(database_url))
+        couch = stack.enter_context(pouchdb_server(folder / "pouchdb-server"))
+        for batch in batches:
+            ours: list[float] = []
+            theirs: list[float] = []
+            ours_cpu: list[float] = []
+            theirs_cpu: list[float] = []
+            for n in range(rounds):
+                docs = folder / f"docs-{batch}-{n}.jsonl"
+                till = folder / f"till-versus-{batch}-{n}"
+                with till_with_queue(url, db, till, queued, docs) as terminal:
+                    # Alternate which side goes first, so neither always runs on a warmer machine.
+                    sides = ["ours", "pouchdb"] if n % 2 == 0 else ["pouchdb", "ours"]
+                    for side in sides:
+                        if side == "ours":
+                            took, cpu = our_push(terminal, queued, batch)
+                            ours.append(queued / took)
+                            ours_cpu.append(cpu)
+                        else:
+                            result = pouchdb_replicate(
+                                docs, couch, f"round-{batch}-{n}", batch, folder / f"pouch-{batch}-{n}"
+                            )
+                            assert result["docs_written"] == queued == result["doc_count"], result
+                            theirs.append(queued / result["seconds"])
+                            theirs_cpu.append(result["cpu_seconds"])
+                print(
+                    f"  batch {batch}, round {n + 1} ({' first, '.join(sides)} second):"
+                    f" ours {ours[-1]:,.0f} sales/s, PouchDB {theirs[-1]:,.0f} docs/s,"
+                    f" ratio {ours[-1] / theirs[-1]:.2f}; CPU seconds (client + server)"
+                    f" ours {ours_cpu[-1]:.2f}, PouchDB {theirs_cpu[-1]:.2f}",
+                    flush=True,
+                )
+                shutil.rmtree(till, ignore_errors=True)
+                shutil.rmtree(folder / f"pouch-{batch}-{n}", ignore_errors=True)
+                docs.unlink()
+            ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+            print(
+                f"batch {batch}: ours median {statistics.median(ours):,.0f} sales/s, PouchDB median"
+                f" {statistics.median(theirs):,.0f} docs/s -> ratio {statistics.median(ratios):.2f}x"
+                f" (median of {rounds} rounds: {', '.join(f'{r:.2f}' for r in ratios)});"
+                f" CPU per 1,000 entries ours {statistics.median(ours_cpu) / queued * 1000:.3f} s,"
+                f" PouchDB {statistics.median(theirs_cpu) / queued * 1000:.3f} s",
+                flush=True,
+            )
+        db.dispose()
+
+
 # --- 3: 1,000 terminals reconnecting at once on PostgreSQL ------------------------------------------
 
 
@@ -411,6 +588,9 @@ class FleetStore:
 
     def pending_entries(self, after_seq: int, limit: int) -> list[JournalEntry]:
         return self.entries[after_seq : after_seq + limit]
+
+    def pending_wire(self, after_seq: int, limit: int) -> list[OutgoingEntry]:
+        return [OutgoingEntry.of(e) for e in self.pending_entries(after_seq, limit)]
 
     def queued_count(self) -> int:
         return len(self.entries) - self.acked
@@ -507,12 +687,29 @@ def main() -> None:
     parser.add_argument("--terminals", type=int, default=1_000)
     parser.add_argument("--sales-per-terminal", type=int, default=10)
     parser.add_argument("--workers", type=int, default=100, help="client threads for the fleet")
-    parser.add_argument("--skip", action="append", default=[], choices=["catalog", "drain", "fleet"])
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds against PouchDB")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        action="append",
+        help="entries per batch against PouchDB (default: 100, PouchDB's default, and 500)",
+    )
+    parser.add_argument(
+        "--server-db", choices=["sqlite", "postgresql"], default="sqlite", help="pos-central's database"
+    )
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["catalog", "drain", "fleet", "pouchdb"]
+    )
+    parser.add_argument("--only", choices=["catalog", "drain", "fleet", "pouchdb"], help="run only this part")
     args = parser.parse_args()
     os.environ.setdefault("STORELINK_SECRETS", "file")
     folder = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     print(f"bench/sync.py on {os.cpu_count()} CPUs, SQLite {sqlite3.sqlite_version}, data in {folder}")
+    if args.only:
+        args.skip = [part for part in ("catalog", "drain", "fleet", "pouchdb") if part != args.only]
     try:
+        if "pouchdb" not in args.skip:
+            bench_versus_pouchdb(folder, args.queued, args.rounds, args.batch or [100, 500], args.server_db)
         if "drain" not in args.skip:
             bench_drain(folder, args.queued, args.runs)
         if "fleet" not in args.skip:

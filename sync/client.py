@@ -24,13 +24,14 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
+import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sync.protocol import (
@@ -41,7 +42,6 @@ from sync.protocol import (
     ErrorBody,
     Hello,
     JournalEntry,
-    PushRequest,
     PushResponse,
     StockLevel,
     TerminalReport,
@@ -193,13 +193,21 @@ class CentralClient:
 
     def push(self, entries: list[JournalEntry], queued: int = 0) -> PushResponse:
         """Send one batch of journal entries (in sequence order); the server's per-entry verdicts."""
-        request = PushRequest(
-            protocol_version=PROTOCOL_VERSION,
-            entries=entries,
-            queued=queued,
-            client_time=datetime.fromtimestamp(self._now(), UTC).isoformat(),
+        return self.push_json([entry.model_dump_json().encode("utf-8") for entry in entries], queued)
+
+    def push_json(self, entries: Sequence[bytes], queued: int = 0) -> PushResponse:
+        """:meth:`push` for entries already serialized, each the JSON of a JournalEntry.
+
+        The body is a :class:`PushRequest`, put together around the entries' bytes."""
+        envelope = orjson.dumps(
+            {
+                "protocol_version": PROTOCOL_VERSION,
+                "queued": queued,
+                "client_time": datetime.fromtimestamp(self._now(), UTC).isoformat(),
+            }
         )
-        return self._call("POST", "/v1/push", PushResponse, content=request.model_dump_json().encode())
+        body = b"".join((envelope[:-1], b',"entries":[', b",".join(entries), b"]}"))
+        return self._call("POST", "/v1/push", PushResponse, content=body)
 
     def changes(self, cursor: str | None, limit: int = 500, wait: float = 0.0) -> ChangesPage:
         """One page of the store's change feed after ``cursor`` (None: from the start).

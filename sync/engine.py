@@ -29,11 +29,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, NamedTuple, Protocol
 
 import tenacity
 
@@ -78,13 +79,24 @@ class SyncStore(Protocol):
         """Up to ``limit`` journal entries with sequence above ``after_seq``, in sequence order."""
         ...
 
+    def pending_wire(self, after_seq: int, limit: int) -> list[OutgoingEntry]:
+        """:meth:`pending_entries` as they go on the wire: each entry's JSON, ready to push.
+
+        The ledger writes it straight from what it stores (the payload is kept in canonical JSON),
+        so a push never parses and re-serializes what it sends; :meth:`OutgoingEntry.of` makes one
+        from a :class:`JournalEntry` for stores that keep models."""
+        ...
+
     def queued_count(self) -> int:
         """How many journal entries the server has not acknowledged yet."""
         ...
 
     def record_push(self, high_seq: int, flagged: list[EntryResult]) -> None:
         """Set the acknowledged sequence to ``high_seq`` and keep the ``flagged`` verdicts
-        (quarantined, conflict) for the cashier and IT to see, in one transaction."""
+        (quarantined, conflict) for the cashier and IT to see, in one transaction.
+
+        The engine calls it on its own thread while the next batch is on the way, one call at a
+        time and in order; raising stops the round."""
         ...
 
     def flagged_count(self) -> int:
@@ -110,6 +122,17 @@ class SyncStore(Protocol):
     def save_status(self, status: SyncStatus) -> None:
         """Keep ``status`` so ``pos status`` and the app's next start can show it."""
         ...
+
+
+class OutgoingEntry(NamedTuple):
+    """One journal entry ready to push: its sequence number and its JSON (a JournalEntry)."""
+
+    seq: int
+    json: bytes
+
+    @classmethod
+    def of(cls, entry: JournalEntry) -> OutgoingEntry:
+        return cls(entry.seq, entry.model_dump_json().encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -308,6 +331,7 @@ class SyncEngine:
         self.max_batch_entries = MAX_BATCH_ENTRIES
         self.max_batch_bytes = MAX_BATCH_BYTES
         self._greeted = False
+        self._acknowledger = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-ack")
         self._status_lock = threading.Lock()
         self._status = store.load_status() or SyncStatus()
 
@@ -359,43 +383,55 @@ class SyncEngine:
     def _push(self, report: RoundReport) -> None:
         acked = self.store.acknowledged_seq()
         rewinds = 0
-        while True:
-            batch = self._next_batch(acked)
-            if not batch:
-                return
-            queued_after = max(0, self.store.queued_count() - len(batch))
-            answer = self.client.push(batch, queued=queued_after)
-            flagged = [r for r in answer.results if r.status in FLAGGED]
-            # The acknowledgement is the server's high_seq, never what we sent.
-            self.store.record_push(answer.high_seq, flagged)
-            report.batches += 1
-            report.pushed += len(batch)
-            report.high_seq = answer.high_seq
-            report.flagged.extend(flagged)
-            for result in answer.results:
-                if result.status is EntryStatus.ACCEPTED:
-                    report.accepted += 1
-                elif result.status is EntryStatus.DUPLICATE:
-                    report.duplicates += 1
-            if answer.high_seq >= batch[0].seq:
-                acked = answer.high_seq
-                continue
-            if answer.high_seq < acked and rewinds == 0:
-                # The server holds less than it once acknowledged (restored from a backup):
-                # send again from what it holds; it answers what it already has as duplicates.
-                rewinds += 1
-                acked = answer.high_seq
-                continue
-            refused = next((r for r in answer.results if r.seq == batch[0].seq), None)
-            reason = refused.reason if refused and refused.reason else "no reason given"
-            raise Rejected(f"the server did not take entry {batch[0].seq}: {reason}")
+        # Each acknowledgement is written (on disk, on the acknowledger's thread) while the next
+        # batch travels; a failed one stops the round before another batch goes, and the round
+        # ends only once the last one is written.
+        recording: Future[None] | None = None
+        try:
+            while True:
+                batch = self._next_batch(acked)
+                if not batch:
+                    return
+                held = self.store.acknowledged_seq() + self.store.queued_count()
+                answer = self.client.push_json(
+                    [entry.json for entry in batch], queued=max(0, held - batch[-1].seq)
+                )
+                flagged = [r for r in answer.results if r.status in FLAGGED]
+                if recording is not None:
+                    recording.result()
+                # The acknowledgement is the server's high_seq, never what we sent.
+                recording = self._acknowledger.submit(self.store.record_push, answer.high_seq, flagged)
+                report.batches += 1
+                report.pushed += len(batch)
+                report.high_seq = answer.high_seq
+                report.flagged.extend(flagged)
+                for result in answer.results:
+                    if result.status is EntryStatus.ACCEPTED:
+                        report.accepted += 1
+                    elif result.status is EntryStatus.DUPLICATE:
+                        report.duplicates += 1
+                if answer.high_seq >= batch[0].seq:
+                    acked = answer.high_seq
+                    continue
+                if answer.high_seq < acked and rewinds == 0:
+                    # The server holds less than it once acknowledged (restored from a backup):
+                    # send again from what it holds; it answers what it already has as duplicates.
+                    rewinds += 1
+                    acked = answer.high_seq
+                    continue
+                refused = next((r for r in answer.results if r.seq == batch[0].seq), None)
+                reason = refused.reason if refused and refused.reason else "no reason given"
+                raise Rejected(f"the server did not take entry {batch[0].seq}: {reason}")
+        finally:
+            if recording is not None:
+                recording.result()
 
-    def _next_batch(self, acked: int) -> list[JournalEntry]:
-        batch = self.store.pending_entries(acked, self.max_batch_entries)
+    def _next_batch(self, acked: int) -> list[OutgoingEntry]:
+        batch = self.store.pending_wire(acked, self.max_batch_entries)
         budget = self.max_batch_bytes - _PUSH_ENVELOPE_BYTES
         size = 0
         for count, entry in enumerate(batch):
-            size += len(entry.model_dump_json()) + 1
+            size += len(entry.json) + 1
             if size > budget:
                 # An entry bigger than a whole batch still goes alone; the server decides.
                 return batch[: max(1, count)]
@@ -627,6 +663,7 @@ __all__ = [
     "FLAGGED",
     "FailureKind",
     "FileLock",
+    "OutgoingEntry",
     "PullProgress",
     "RoundReport",
     "SyncEngine",

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from pos.ledger import journal, sales
 from pos.services.terminal import Terminal
-from sync.engine import SyncStatus
+from sync.engine import OutgoingEntry, SyncStatus
 from sync.protocol import (
     GENESIS_HASH,
     ChangesPage,
@@ -121,6 +121,9 @@ class MemoryStore:
     def pending_entries(self, after_seq: int, limit: int) -> list[JournalEntry]:
         with self.lock:
             return [e for e in self.journal if e.seq > after_seq][:limit]
+
+    def pending_wire(self, after_seq: int, limit: int) -> list[OutgoingEntry]:
+        return [OutgoingEntry.of(e) for e in self.pending_entries(after_seq, limit)]
 
     def queued_count(self) -> int:
         with self.lock:

@@ -13,7 +13,7 @@ import pytest
 import tenacity
 from sync_support import T0, MemoryStore, StandInCentral, make_journal
 
-from sync.client import CentralClient, Offline
+from sync.client import CentralClient, Offline, Rejected
 from sync.engine import (
     FileLock,
     PullProgress,
@@ -24,6 +24,7 @@ from sync.engine import (
     _RoundFailed,
     status_line,
 )
+from sync.protocol import EntryResult
 from sync.transport import Fault, FaultyTransport
 
 
@@ -93,6 +94,47 @@ def test_a_request_delivered_twice_is_held_once() -> None:
     assert central.pushes == [[1, 2, 3], [1, 2, 3]]
     assert sorted(central.held) == [1, 2, 3]
     assert store.acked == 3
+
+
+class RefusingStore(MemoryStore):
+    """Like the ledger: refuses an acknowledgement beyond its own journal."""
+
+    def record_push(self, high_seq: int, flagged: list[EntryResult]) -> None:
+        if high_seq > len(self.journal):
+            raise Rejected(f"the server acknowledged seq {high_seq}, which this journal does not hold")
+        super().record_push(high_seq, flagged)
+
+
+def test_acknowledgements_are_written_while_the_next_batch_travels_and_all_before_the_round_ends() -> None:
+    central = StandInCentral(max_batch=10)
+    store = MemoryStore(journal=make_journal(35))
+    written: list[tuple[int, str]] = []
+    record = store.record_push
+
+    def record_push(high_seq: int, flagged: list[EntryResult]) -> None:
+        written.append((high_seq, threading.current_thread().name))
+        record(high_seq, flagged)
+
+    store.record_push = record_push  # type: ignore[method-assign]
+    report = engine_for(central, store).round()
+    assert report.ok, report.summary()
+    assert [high for high, _ in written] == [10, 20, 30, 35]
+    assert all(thread != threading.current_thread().name for _, thread in written)
+    assert store.acked == 35 and report.high_seq == 35
+
+
+def test_a_refused_acknowledgement_stops_the_round_before_another_batch_is_sent() -> None:
+    # A terminal restored from an old backup: head office holds 1..5, the terminal's journal
+    # continues differently after 2. The acknowledgement is written on another thread; its
+    # refusal still ends the round as rejected, with nothing after entry 2 sent.
+    old = make_journal(5)
+    central = StandInCentral(max_batch=2)
+    central.held = {e.seq: e.hash for e in old}
+    store = RefusingStore(journal=old[:2] + make_journal(2, start=3, prev_hash=old[1].hash))
+    report = engine_for(central, store).round()
+    assert report.error is not None and report.error.kind.value == "rejected"
+    assert central.pushes == [[1, 2]]
+    assert store.acked == 0
 
 
 def test_the_server_refusing_the_first_entry_stops_the_round_as_rejected() -> None:

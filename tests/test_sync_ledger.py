@@ -17,7 +17,7 @@ from pos.services import syncing
 from pos.services.terminal import Terminal, open_terminal
 from sync.client import Rejected
 from sync.engine import SyncStatus
-from sync.protocol import ChangesPage, EntryResult, EntryStatus
+from sync.protocol import ChangesPage, EntryResult, EntryStatus, JournalEntry
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -76,6 +76,20 @@ def test_pending_entries_are_the_journal_after_the_acknowledged_sequence(termina
     store.record_push(5, [])
     assert store.acknowledged_seq() == 5 and store.queued_count() == 7
     assert [e.seq for e in store.pending_entries(5, 100)] == list(range(6, 13))
+
+
+def test_pending_entries_go_on_the_wire_as_stored_and_read_back_as_the_same_entries(
+    terminal: Terminal,
+) -> None:
+    record_sales(terminal, 7)
+    store = syncing.LedgerSyncStore(terminal.ledger)
+    wire = store.pending_wire(2, 4)
+    assert [e.seq for e in wire] == [3, 4, 5, 6]
+    # The push sends these bytes untouched: each must be exactly the entry the model describes.
+    assert [JournalEntry.model_validate_json(e.json) for e in wire] == store.pending_entries(2, 4)
+    for sent in wire:
+        stored = terminal.ledger.read().execute("SELECT payload FROM journal WHERE seq = ?", (sent.seq,))
+        assert b'"payload":' + stored.fetchone()[0].encode() in sent.json
 
 
 def test_an_acknowledgement_never_moves_back_and_never_past_the_journal(terminal: Terminal) -> None:

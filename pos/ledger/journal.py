@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlite_utils
 import uuid_utils
 
@@ -156,6 +157,33 @@ def entries_after(db: sqlite_utils.Database, seq: int, limit: int = 500) -> list
         f"SELECT {_COLUMNS} FROM journal WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
     ).fetchall()
     return [_row_to_entry(r) for r in rows]
+
+
+def wire_after(db: sqlite_utils.Database, seq: int, limit: int = 500) -> list[tuple[int, bytes]]:
+    """:func:`entries_after` as ``(seq, JSON of the JournalEntry)``, ready to push.
+
+    The stored payload is already canonical JSON: it goes out as it is, never parsed here."""
+    rows = db.execute(
+        f"SELECT {_COLUMNS} FROM journal WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+    ).fetchall()
+    return [
+        (
+            int(row[0]),
+            orjson.dumps(
+                {
+                    "seq": row[0],
+                    "event_id": row[1],
+                    "type": row[2],
+                    "schema_version": row[3],
+                    "occurred_at": row[4],
+                    "payload": orjson.Fragment(row[5]),
+                    "prev_hash": row[6],
+                    "hash": row[7],
+                }
+            ),
+        )
+        for row in rows
+    ]
 
 
 def iter_entries(db: sqlite_utils.Database) -> Iterator[Entry]:

@@ -37,7 +37,15 @@ from pos.ledger.db import Ledger
 from pos.services.fleet import report_source
 from pos.services.terminal import Terminal
 from sync.client import CentralClient, Rejected, SyncFailure
-from sync.engine import FileLock, PullProgress, RoundReport, SyncEngine, SyncLoop, SyncStatus
+from sync.engine import (
+    FileLock,
+    OutgoingEntry,
+    PullProgress,
+    RoundReport,
+    SyncEngine,
+    SyncLoop,
+    SyncStatus,
+)
 from sync.protocol import (
     Change,
     ChangeKind,
@@ -93,6 +101,11 @@ class LedgerSyncStore:
 
     def pending_entries(self, after_seq: int, limit: int) -> list[JournalEntry]:
         return [e.to_wire() for e in journal.entries_after(self.ledger.read(), after_seq, limit)]
+
+    def pending_wire(self, after_seq: int, limit: int) -> list[OutgoingEntry]:
+        return [
+            OutgoingEntry(seq, text) for seq, text in journal.wire_after(self.ledger.read(), after_seq, limit)
+        ]
 
     def queued_count(self) -> int:
         return state.queued_events(self.ledger.read())

@@ -17,12 +17,13 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Table, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from sync.protocol import Change, ChangeKind
 from sync.server import schema
@@ -56,32 +57,102 @@ def decode_cursor(cursor: str) -> int | None:
     return int(number)
 
 
-def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT many rows fast: COPY on PostgreSQL, executemany on SQLite.
+class JsonText(str):
+    """A JSON value already serialized; :func:`bulk_insert` stores the text as it is (push keeps a
+    payload in the canonical form it hashed instead of serializing it again)."""
 
-    Rows are plain dicts of column values, as for ``conn.execute(insert(table), rows)``; columns a
-    row leaves out get their defaults.
+
+def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT many rows fast: COPY on PostgreSQL, one plain executemany on SQLite.
+
+    Rows are plain dicts of column values, as for ``conn.execute(insert(table), rows)``, all with
+    the same keys; columns a row leaves out get their defaults. A JSON column's value may be a
+    :class:`JsonText`. Errors come as SQLAlchemy's (``IntegrityError`` for a duplicate key).
     """
     if not rows:
         return
-    if conn.dialect.name != "postgresql" or len(rows) < 4:
-        conn.execute(insert(table), rows)
+    names = list(rows[0])
+    if any(
+        c.name not in rows[0] and c.default is not None and not c.default.is_scalar for c in table.columns
+    ):
+        conn.execute(insert(table), rows)  # a default computed per row: SQLAlchemy knows how
         return
-    columns = [c for c in table.columns if c.name in rows[0]]
+    defaults = {
+        c.name: c.default.arg  # type: ignore[attr-defined]
+        for c in table.columns
+        if c.name not in rows[0] and c.default is not None and c.default.is_scalar
+    }
+    columns = [table.c[name] for name in names] + [table.c[name] for name in defaults]
     json_columns = {c.name for c in columns if isinstance(c.type, JSON)}
+    quoted = ", ".join(f'"{c.name}"' for c in columns)
+    if conn.dialect.name == "postgresql":
+        _copy_rows(conn, table, quoted, names, defaults, json_columns, rows)
+        return
+    # SQLite: SQLAlchemy's own executemany spends more time building each row's parameters than
+    # SQLite spends storing it; convert with the columns' bind processors once per value instead.
+    converters: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, column in enumerate(columns):
+        processor = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        if processor is not None:
+            converters.append(
+                (i, _json_or(processor) if column.name in json_columns else _same_as_last(processor))
+            )
+    fixed = list(defaults.values())
+    params = []
+    for row in rows:
+        values = [row[name] for name in names] + fixed
+        for i, convert in converters:
+            values[i] = convert(values[i])
+        params.append(tuple(values))
+    marks = ", ".join("?" * len(columns))
+    conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', params)
+
+
+def _json_or(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: value if isinstance(value, JsonText) else processor(value)
+
+
+def _same_as_last(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    # A batch's rows share their timestamps: convert each distinct object once.
+    last: list[Any] = [object(), None]
+
+    def convert(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, processor(value)
+        return last[1]
+
+    return convert
+
+
+def _copy_rows(
+    conn: Connection,
+    table: Table,
+    quoted: str,
+    names: list[str],
+    defaults: dict[str, Any],
+    json_columns: set[str],
+    rows: list[dict[str, Any]],
+) -> None:
+    import psycopg
+
     raw = conn.connection.driver_connection
     assert raw is not None
-    names = ", ".join(f'"{c.name}"' for c in columns)
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row(
-                [
-                    (json.dumps(row[c.name]) if row[c.name] is not None else None)
-                    if c.name in json_columns
-                    else row[c.name]
-                    for c in columns
-                ]
-            )
+    statement = f'COPY "{table.name}" ({quoted}) FROM STDIN'
+    fixed = [json.dumps(v) if k in json_columns else v for k, v in defaults.items()]
+    as_json = [name in json_columns for name in names]
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                values = [row[name] for name in names]
+                for i, is_json in enumerate(as_json):
+                    value = values[i]
+                    if is_json and value is not None and not isinstance(value, JsonText):
+                        values[i] = json.dumps(value)
+                copy.write_row(values + fixed)
+    except psycopg.Error as exc:
+        # As SQLAlchemy would raise it (IntegrityError for a duplicate key...), so callers that
+        # retry a race or answer 4xx see the same exceptions on both databases.
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
 def lock_feed(conn: Connection) -> None:

@@ -29,9 +29,12 @@ from sync.protocol import (
     PushRequest,
     PushResponse,
     SalePayload,
+    canonical_body,
+    canonical_json,
+    chain_hash_of,
 )
 from sync.server import schema
-from sync.server.changes import bulk_insert
+from sync.server.changes import JsonText, bulk_insert
 from sync.server.errors import describe_validation_errors
 
 log = logging.getLogger(__name__)
@@ -150,12 +153,12 @@ def ingest(conn: Connection, *, terminal_id: int, request: PushRequest, now: dat
             detail = f"chain broken: prev_hash does not match the hash held for seq {high}"
             _conflict(batch, terminal_id, entry, "chain_broken", detail, now)
             results.append(_result(entry, EntryStatus.REJECTED, detail))
-        elif not entry.hash_is_valid():
+        elif (payload_json := _hashed_payload(entry)) is None:
             detail = "chain broken: hash does not match the entry's contents"
             _conflict(batch, terminal_id, entry, "chain_broken", detail, now)
             results.append(_result(entry, EntryStatus.REJECTED, detail))
         else:
-            problem = _apply(conn, batch, entry, terminal, store, now)
+            problem = _apply(conn, batch, entry, payload_json, terminal, store, now)
             status = EntryStatus.ACCEPTED if problem is None else EntryStatus.QUARANTINED
             batch.journal.append(
                 {
@@ -165,7 +168,7 @@ def ingest(conn: Connection, *, terminal_id: int, request: PushRequest, now: dat
                     "type": entry.type,
                     "schema_version": entry.schema_version,
                     "occurred_at": entry.occurred_at,
-                    "payload": entry.payload,
+                    "payload": payload_json,
                     "prev_hash": entry.prev_hash,
                     "hash": entry.hash,
                     "received_at": now,
@@ -218,6 +221,26 @@ def _prefetch(conn: Connection, batch: _Batch, entries: list[JournalEntry]) -> N
         )
 
 
+def _hashed_payload(entry: JournalEntry) -> JsonText | None:
+    """The entry's payload in canonical form when the entry's hash is right, else None.
+
+    The payload is serialized once: for the hash, and as the text the journal and the sale keep.
+    """
+    # Text no UTF-8 can hold raises UnicodeEncodeError: the request is answered 422 invalid_text.
+    payload = canonical_json(entry.payload)
+    body = canonical_body(
+        seq=entry.seq,
+        event_id=entry.event_id,
+        type=entry.type,
+        schema_version=entry.schema_version,
+        occurred_at=entry.occurred_at,
+        canonical_payload=payload,
+    )
+    if chain_hash_of(entry.prev_hash, body) != entry.hash:
+        return None
+    return JsonText(payload.decode("utf-8"))
+
+
 def _result(entry: JournalEntry, status: EntryStatus, reason: str | None) -> EntryResult:
     return EntryResult(seq=entry.seq, event_id=entry.event_id, status=status, reason=reason)
 
@@ -242,7 +265,13 @@ def _conflict(
 
 
 def _apply(
-    conn: Connection, batch: _Batch, entry: JournalEntry, terminal: Any, store: Any, now: datetime
+    conn: Connection,
+    batch: _Batch,
+    entry: JournalEntry,
+    payload_json: JsonText,
+    terminal: Any,
+    store: Any,
+    now: datetime,
 ) -> str | None:
     """Gather the effects of one entry; returns why it is quarantined, or None when applied."""
     if entry.type not in KNOWN_TYPES:
@@ -255,7 +284,7 @@ def _apply(
         sale = SalePayload.model_validate(entry.payload)
     except ValidationError as exc:
         return f"payload is not a valid {entry.type}: {describe_validation_errors(exc.errors())}"
-    if (problem := _out_of_range(sale)) is not None:
+    if (problem := _out_of_range(sale, payload_json)) is not None:
         return problem
     kind = SALE_KINDS[entry.type]
     completed_at = parse_time(sale.completed_at)
@@ -287,7 +316,7 @@ def _apply(
         "member_id": sale.member_id,
         "points": 0,
         "original_sale_id": sale.original_sale_id,
-        "payload": entry.payload,
+        "payload": payload_json,
     }
     lines = [
         {
@@ -338,7 +367,33 @@ def _apply(
 _LIMIT = 10**15
 
 
-def _out_of_range(sale: SalePayload) -> str | None:
+def _out_of_range(sale: SalePayload, payload_json: str) -> str | None:
+    # Checked in bulk first: every number of a real sale is in range, and naming the field is only
+    # needed when one is not.
+    lines, tenders = sale.lines, sale.tenders
+    largest = max(
+        abs(sale.total),
+        abs(sale.rounding),
+        abs(sale.change),
+        abs(sale.sale_discount),
+        abs(sale.member_id or 0),
+        max(
+            max(abs(ln.quantity_milli), abs(ln.unit_price), abs(ln.discount), abs(ln.total), abs(ln.line_no))
+            for ln in lines
+        ),
+        max((abs(t.amount) for t in tenders), default=0),
+    )
+    if largest >= _LIMIT:
+        return _first_out_of_range(sale)
+    # Canonical JSON escapes NUL as \u0000: only a payload showing that needs its texts looked at.
+    if "\\u0000" in payload_json and any("\x00" in text for text in _texts(sale)):
+        return "payload holds a NUL character"
+    if sale.original_sale_id is not None and len(sale.original_sale_id) > 36:
+        return "payload field original_sale_id is longer than a sale id"
+    return None
+
+
+def _first_out_of_range(sale: SalePayload) -> str:
     numbers = [("total", sale.total), ("rounding", sale.rounding), ("change", sale.change)]
     numbers += [("sale_discount", sale.sale_discount)]
     for line in sale.lines:
@@ -351,14 +406,9 @@ def _out_of_range(sale: SalePayload) -> str | None:
         ]
     numbers += [(f"tenders.{n}.amount", t.amount) for n, t in enumerate(sale.tenders)]
     numbers += [("member_id", sale.member_id or 0)]
-    for name, value in numbers:
-        if abs(value) >= _LIMIT:
-            return f"payload field {name} is out of range ({value})"
-    if any("\x00" in text for text in _texts(sale)):
-        return "payload holds a NUL character"
-    if sale.original_sale_id is not None and len(sale.original_sale_id) > 36:
-        return "payload field original_sale_id is longer than a sale id"
-    return None
+    return next(
+        f"payload field {name} is out of range ({value})" for name, value in numbers if abs(value) >= _LIMIT
+    )
 
 
 def _texts(sale: SalePayload) -> list[str]:
@@ -450,9 +500,7 @@ def _settle_members(conn: Connection, batch: _Batch) -> None:
             row["points"] = points_for(row["total"], row["currency"])
 
 
-def _apply_stock(
-    conn: Connection, store_id: int, deltas: dict[str, int], now: datetime
-) -> list[tuple[str, int]]:
+def _apply_stock(conn: Connection, store_id: int, deltas: dict[str, int], now: datetime) -> None:
     """Add ``deltas`` to the store's on-hand figures and mark them for the change feed.
 
     The feed gets them from :func:`sync.server.changes.publish_stock`, outside this transaction:
@@ -460,45 +508,29 @@ def _apply_stock(
 
     Skus go in sorted order so two pushes of one store never lock rows in opposite orders.
     """
-    table = schema.stock
     skus = sorted(deltas)
     if conn.dialect.name == "postgresql":
         # Two array parameters instead of a parameter per row: the statement stays short.
-        rows = conn.execute(
+        conn.execute(
             text(
                 "INSERT INTO stock (store_id, sku, on_hand_milli, updated_at, feed_pending) "
                 "SELECT :store_id, u.sku, u.delta, :now, true "
                 "FROM unnest(CAST(:skus AS text[]), CAST(:deltas AS bigint[])) AS u(sku, delta) ORDER BY u.sku "
                 "ON CONFLICT (store_id, sku) DO UPDATE SET on_hand_milli = stock.on_hand_milli + "
-                "excluded.on_hand_milli, updated_at = excluded.updated_at, feed_pending = true "
-                "RETURNING sku, on_hand_milli"
+                "excluded.on_hand_milli, updated_at = excluded.updated_at, feed_pending = true"
             ),
             {"store_id": store_id, "now": now, "skus": skus, "deltas": [deltas[s] for s in skus]},
         )
-        return sorted((row.sku, int(row.on_hand_milli)) for row in rows)
-    stmt = sqlite.insert(table)
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[table.c.store_id, table.c.sku],
-        set_={
-            "on_hand_milli": table.c.on_hand_milli + stmt.excluded.on_hand_milli,
-            "updated_at": stmt.excluded.updated_at,
-            "feed_pending": True,
-        },
-    ).returning(table.c.sku, table.c.on_hand_milli)
-    result = conn.execute(
-        upsert,
-        [
-            {
-                "store_id": store_id,
-                "sku": sku,
-                "on_hand_milli": deltas[sku],
-                "updated_at": now,
-                "feed_pending": True,
-            }
-            for sku in skus
-        ],
+        return
+    # One plain executemany: SQLAlchemy's per-row parameter building cost more than the upsert.
+    stamp = schema.stock.c.updated_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    at = stamp(now) if stamp is not None else now
+    conn.exec_driver_sql(
+        "INSERT INTO stock (store_id, sku, on_hand_milli, updated_at, feed_pending) VALUES (?, ?, ?, ?, 1) "
+        "ON CONFLICT (store_id, sku) DO UPDATE SET on_hand_milli = on_hand_milli + excluded.on_hand_milli, "
+        "updated_at = excluded.updated_at, feed_pending = 1",
+        [(store_id, sku, deltas[sku], at) for sku in skus],
     )
-    return sorted((row.sku, int(row.on_hand_milli)) for row in result)
 
 
 def _insert_ignoring_duplicates(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
