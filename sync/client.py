@@ -178,6 +178,13 @@ class CentralClient:
         self.last_contact: float | None = None
         self._midpoint = 0.0
 
+    def sibling(self) -> CentralClient:
+        """A client for the same server, token and HTTP connections, with its own clock reading
+        (the loop's long-poll uses one: an answer held for seconds says nothing about the clock)."""
+        return CentralClient(
+            self.base_url, self.http, self.token, now=self._now, timeout=self._timeout, report=self.report
+        )
+
     # --- the API --------------------------------------------------------------------------------
 
     def hello(self) -> Hello:

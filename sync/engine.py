@@ -216,6 +216,14 @@ class RoundReport:
 
 
 @dataclass(frozen=True)
+class FetchedPage:
+    """A change-feed page already fetched for ``cursor`` (by the loop's long-poll)."""
+
+    cursor: str | None
+    page: ChangesPage
+
+
+@dataclass(frozen=True)
 class PullProgress:
     """Passed to the progress callback after each applied page (for a first sync's progress bar)."""
 
@@ -349,9 +357,12 @@ class SyncEngine:
 
     # --- a round --------------------------------------------------------------------------------
 
-    def round(self, *, wait_for_lock: float = 0.0) -> RoundReport:
+    def round(self, *, wait_for_lock: float = 0.0, fetched: FetchedPage | None = None) -> RoundReport:
         """Push everything pending, then pull every page of changes. Never raises a SyncFailure:
-        the first failure ends the round and is in ``report.error`` and in :attr:`status`."""
+        the first failure ends the round and is in ``report.error`` and in :attr:`status`.
+
+        ``fetched`` is a page the caller already got (the loop's long-poll): the pull starts with
+        it, without asking again, if the store's cursor is still the one it was asked for."""
         report = RoundReport()
         with self.lock.hold(wait_for_lock) as held:
             if not held:
@@ -361,7 +372,7 @@ class SyncEngine:
             try:
                 self._greet()
                 self._push(report)
-                self._pull(report)
+                self._pull(report, fetched)
             except SyncFailure as exc:
                 report.error = exc
             self._finish(report, started)
@@ -437,10 +448,13 @@ class SyncEngine:
                 return batch[: max(1, count)]
         return batch
 
-    def _pull(self, report: RoundReport) -> None:
+    def _pull(self, report: RoundReport, fetched: FetchedPage | None = None) -> None:
         cursor = self.store.cursor()
         while True:
-            page = self.client.changes(cursor, limit=self.page_limit)
+            if fetched is not None and fetched.cursor == cursor:
+                page, fetched = fetched.page, None
+            else:
+                page = self.client.changes(cursor, limit=self.page_limit)
             self.store.apply_changes_page(page)
             report.pages += 1
             report.changes += len(page.changes)
@@ -532,18 +546,37 @@ class _BackoffHonouringRetryAfter(tenacity.wait.wait_base):
         return delay
 
 
+@dataclass(frozen=True)
+class _Watched:
+    """What one long-poll brought back: a page, or why there is none."""
+
+    fetched: FetchedPage | None
+    failure: SyncFailure | None = None
+
+
 class SyncLoop:
-    """Runs rounds on a background thread: every ``interval`` seconds, at once on :meth:`sync_now`,
-    and after a failure again after a jittered exponential backoff (``initial`` doubling up to
-    ``cap`` seconds, or the server's Retry-After when longer). Stops trying after Revoked or
-    ProtocolTooOld -- those need IT -- until :meth:`sync_now` is called. Never blocks the caller.
-    ``on_stop`` runs once after the loop ended (e.g. to close the HTTP client)."""
+    """Runs rounds on a background thread. Between rounds it waits on the change feed: a long-poll
+    (``GET /v1/changes?wait=``, ``watch`` seconds) that head office answers as soon as a change
+    for this store is saved; the answer starts the next round, which applies it. It also starts a
+    round at once on :meth:`sync_now` (after a sale), and every ``interval`` seconds when not
+    watching (``watch`` None) or when the server does not hold long-polls. After a failure it tries
+    again after a jittered exponential backoff (``initial`` doubling up to ``cap`` seconds, or the
+    server's Retry-After when longer). Stops trying after Revoked or ProtocolTooOld -- those need IT
+    -- until :meth:`sync_now` is called. Never blocks the caller. ``on_stop`` runs once after the
+    loop ended (e.g. to close the HTTP client).
+
+    The long-poll runs on its own thread (``sync-watch``), outside the round's lock, one at a time,
+    only after a round that ended well; it never applies anything itself. Every long-poll answer,
+    even "nothing new" after ``watch`` seconds, is followed by a round, so the status (online,
+    queued, last sync) is never older than ``watch`` seconds while online; a long-poll that fails
+    (server gone, revoked) starts a round at once, which records the failure and backs off."""
 
     def __init__(
         self,
         engine: SyncEngine,
         *,
         interval: float = 30.0,
+        watch: float | None = None,
         initial: float = 1.0,
         cap: float = 300.0,
         on_round: Callable[[RoundReport], None] | None = None,
@@ -551,17 +584,28 @@ class SyncLoop:
     ) -> None:
         self.engine = engine
         self.interval = interval
+        self.watch = watch
         self.on_round = on_round
         self.on_stop = on_stop
         self._wait = _BackoffHonouringRetryAfter(initial, cap)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watch_wanted = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._watched: _Watched | None = None
+        self._watched_lock = threading.Lock()
         self.rounds = 0
+        #: Long-polls answered so far (with news or without).
+        self.watches = 0
 
     def start(self) -> None:
         if self._thread is not None:
             return
+        if self.watch is not None:
+            # A daemon: a long-poll may hold it up to ``watch`` s; nobody needs to wait for that.
+            self._watcher = threading.Thread(target=self._watch_main, name="sync-watch", daemon=True)
+            self._watcher.start()
         self._thread = threading.Thread(target=self._run, name="sync-loop", daemon=True)
         self._thread.start()
 
@@ -573,12 +617,16 @@ class SyncLoop:
         """Ask the loop to end and wait up to ``timeout`` s for the round in progress to finish."""
         self._stopping.set()
         self._wake.set()
+        self._watch_wanted.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
         if self.on_stop is not None:
             on_stop, self.on_stop = self.on_stop, None
-            on_stop()
+            on_stop()  # closing the HTTP client also ends a long-poll being held
+        if self._watcher is not None:
+            self._watcher.join(timeout)
+            self._watcher = None
 
     @property
     def running(self) -> bool:
@@ -589,8 +637,13 @@ class SyncLoop:
         self._wake.clear()
 
     def _one_round(self) -> RoundReport:
+        with self._watched_lock:
+            watched, self._watched = self._watched, None
         try:
-            report = self.engine.round(wait_for_lock=0.0)
+            if watched is not None and watched.failure is not None:
+                log.info("waiting on the change feed failed (%s); syncing now", watched.failure.detail)
+            fetched = watched.fetched if watched is not None else None
+            report = self.engine.round(wait_for_lock=0.0, fetched=fetched)
         except Exception as exc:
             # A bug or a storage fault must not end background sync for the rest of the day.
             log.exception("sync round failed")
@@ -619,7 +672,49 @@ class SyncLoop:
                 self._wake.wait()
                 self._wake.clear()
                 continue
-            self._sleep(self.interval)
+            if self._watcher is not None:
+                # Wait on the change feed; its answer (or sync_now) wakes us. The interval is only
+                # a safety net should the answer never come.
+                self._watch_wanted.set()
+                self._sleep(self.interval + (self.watch or 0.0))
+            else:
+                self._sleep(self.interval)
+
+    def _watch_main(self) -> None:
+        assert self.watch is not None
+        client = self.engine.client.sibling()  # its own clock reading: a long-poll's is skewed
+        while True:
+            self._watch_wanted.wait()
+            self._watch_wanted.clear()
+            if self._stopping.is_set():
+                return
+            started = time.monotonic()
+            try:
+                cursor = self.engine.store.cursor()
+                page = client.changes(cursor, limit=self.engine.page_limit, wait=self.watch)
+                watched = _Watched(FetchedPage(cursor, page))
+            except SyncFailure as exc:
+                watched = _Watched(None, exc)
+            except Exception as exc:  # the ledger closing under us, a bug: the round will tell
+                if self._stopping.is_set():
+                    return
+                log.exception("waiting on the change feed failed")
+                watched = _Watched(None, Offline(f"waiting on the change feed failed: {exc}"))
+            took = time.monotonic() - started
+            news = watched.fetched is None or watched.fetched.page.changes or watched.fetched.page.has_more
+            if not news and took < self.watch / 2:
+                # The server did not hold the request (an older server, a proxy): fall back to
+                # the timer instead of asking again at once.
+                self._stopping.wait(max(0.0, self.interval - took))
+            if self._stopping.is_set():
+                return
+            # Asked again while this one was held (a round for a sale ran meanwhile): the round
+            # this answer starts asks anew, from the cursor it leaves.
+            self._watch_wanted.clear()
+            self.watches += 1
+            with self._watched_lock:
+                self._watched = watched
+            self._wake.set()
 
 
 def status_line(status: SyncStatus, now: datetime | None = None) -> str:
@@ -662,6 +757,7 @@ def _ago(seconds: float) -> str:
 __all__ = [
     "FLAGGED",
     "FailureKind",
+    "FetchedPage",
     "FileLock",
     "OutgoingEntry",
     "PullProgress",

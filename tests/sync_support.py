@@ -159,7 +159,8 @@ class MemoryStore:
 
 class StandInCentral:
     """A minimal central server as an httpx handler: exactly-once push by sequence and hash,
-    a change feed of fixed pages, optional canned failures. Counts what it received."""
+    a change feed of fixed pages that holds a long-poll (``wait=``) until :meth:`add_page` or
+    :meth:`answer_waiters`, optional canned failures. Counts what it received."""
 
     def __init__(self, *, max_batch: int = 500, pages: list[dict[str, Any]] | None = None) -> None:
         self.max_batch = max_batch
@@ -169,7 +170,29 @@ class StandInCentral:
         self.fail_next: list[httpx.Response] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        #: Every change-feed request as (cursor, wait), and how many long-polls are held now.
+        self.feed_requests: list[tuple[str | None, float]] = []
+        self.waiting = 0
+        self.max_waiting = 0
+        #: Served pages, by index (a page handed over by the long-poll is not asked for again).
+        self.pages_served: list[int] = []
         self._lock = threading.Lock()
+        self._news = threading.Condition(self._lock)
+        self._answer_waiters_with: httpx.Response | None = None
+        self._waiter_round = 0
+
+    def add_page(self, page: dict[str, Any]) -> None:
+        """Head office saves a change: the page becomes the feed's next one; held long-polls answer."""
+        with self._news:
+            self.pages.append(page)
+            self._news.notify_all()
+
+    def answer_waiters(self, response: httpx.Response) -> None:
+        """Every long-poll held now is answered with ``response`` (a 503, a 401...)."""
+        with self._news:
+            self._answer_waiters_with = response
+            self._waiter_round += 1
+            self._news.notify_all()
 
     def high_seq(self) -> int:
         seq = 0
@@ -218,7 +241,24 @@ class StandInCentral:
                 return httpx.Response(200, json={"results": results, "high_seq": high, "server_time": now})
             if path == "/v1/changes":
                 cursor = request.url.params.get("cursor")
+                wait = float(request.url.params.get("wait", "0"))
                 index = int(cursor) if cursor else 0
+                with self._news:
+                    self.feed_requests.append((cursor, wait))
+                    if wait > 0 and index >= len(self.pages):
+                        self.waiting += 1
+                        self.max_waiting = max(self.max_waiting, self.waiting)
+                        round_ = self._waiter_round
+                        try:
+                            self._news.wait_for(
+                                lambda: index < len(self.pages) or self._waiter_round != round_, timeout=wait
+                            )
+                        finally:
+                            self.waiting -= 1
+                        if self._waiter_round != round_ and self._answer_waiters_with is not None:
+                            return self._answer_waiters_with
+                    if index < len(self.pages):
+                        self.pages_served.append(index)
                 if index >= len(self.pages):
                     return httpx.Response(
                         200, json={"changes": [], "cursor": str(index), "has_more": False, "server_time": now}
@@ -232,6 +272,15 @@ class StandInCentral:
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+
+def until(condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    """Wait for ``condition()`` to hold (sync loops run on their own threads); fail naming ``what``
+    if it does not within ``timeout`` seconds (a hang, not a speed check)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for: {what}"
+        time.sleep(0.005)
 
 
 def extend_journal(store: MemoryStore, count: int, **kwargs: Any) -> list[JournalEntry]:

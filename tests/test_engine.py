@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 import tenacity
-from sync_support import T0, MemoryStore, StandInCentral, make_journal
+from sync_support import T0, MemoryStore, StandInCentral, make_journal, until
 
 from sync.client import CentralClient, Offline, Rejected
 from sync.engine import (
@@ -299,6 +300,91 @@ def test_the_loop_wakes_on_sync_now() -> None:
     finally:
         loop.stop()
     assert store.acked == 4
+
+
+def price_page(seq: int, sku: str, price: int) -> dict[str, object]:
+    return {
+        "changes": [
+            {
+                "seq": seq,
+                "kind": "product",
+                "key": sku,
+                "data": {"price": price},
+                "update_id": f"u{seq}",
+                "last_in_update": True,
+            }
+        ]
+    }
+
+
+@pytest.fixture
+def watching() -> Iterator[tuple[StandInCentral, MemoryStore, SyncLoop]]:
+    """A loop that waits on the change feed (hour-long timer), started and caught up."""
+    central = StandInCentral()
+    store = MemoryStore()
+    loop = SyncLoop(engine_for(central, store), interval=3600, watch=30)
+    loop.start()
+    try:
+        until(lambda: central.waiting == 1, "the first long-poll")
+        yield central, store, loop
+    finally:
+        loop.stop()
+
+
+def test_the_loop_waits_on_the_change_feed_and_applies_a_change_when_it_is_saved(
+    watching: tuple[StandInCentral, MemoryStore, SyncLoop],
+) -> None:
+    central, store, loop = watching
+    assert central.feed_requests[-1] == (store.feed_cursor, 30.0), "the loop did not ask with wait="
+    assert loop.rounds == 1
+    central.add_page(price_page(1, "TEA", 499))  # head office saves a price: no sync_now, no timer
+    until(lambda: store.applied.get(("product", "TEA")) == {"price": 499}, "the new price applied")
+    until(lambda: central.waiting == 1, "waiting again from the new cursor")
+    assert central.feed_requests[-1] == ("1", 30.0)
+    # The round applied the page the long-poll brought instead of asking for it again.
+    assert central.pages_served == [0]
+    assert loop.rounds == 2 and loop.engine.status.state == "online"
+
+
+def test_a_sale_during_a_pending_long_poll_is_pushed_at_once_and_one_long_poll_at_a_time(
+    watching: tuple[StandInCentral, MemoryStore, SyncLoop],
+) -> None:
+    central, store, loop = watching
+    store.append(make_journal(3))
+    loop.sync_now()
+    until(lambda: store.acked == 3, "the sale pushed")
+    assert central.waiting == 1, "the long-poll was dropped for the push"
+    central.add_page(price_page(1, "TEA", 499))
+    until(lambda: ("product", "TEA") in store.applied, "the change after the push")
+    assert central.max_waiting == 1, "two long-polls were held at once"
+
+
+def test_a_long_poll_that_fails_shows_offline_at_once_and_the_loop_backs_off_and_recovers(
+    watching: tuple[StandInCentral, MemoryStore, SyncLoop],
+) -> None:
+    central, _, loop = watching
+    central.fail_next = [httpx.Response(503, json=_err("down"))]
+    central.answer_waiters(httpx.Response(503, json=_err("down")))  # head office goes away
+    # The failed long-poll starts a round at once; it fails too: the cashier sees offline.
+    until(lambda: loop.engine.status.state == "offline", "offline shown")
+    assert loop.engine.status.last_error_kind == "offline"
+    # Head office is back: the backoff's next round succeeds and the watch resumes.
+    until(lambda: loop.engine.status.state == "online", "online again")
+    until(lambda: central.waiting == 1, "waiting on the feed again")
+
+
+def test_a_terminal_revoked_during_a_long_poll_stops_syncing(
+    watching: tuple[StandInCentral, MemoryStore, SyncLoop],
+) -> None:
+    central, _, loop = watching
+    central.fail_next = [httpx.Response(401, json=_err("terminal_revoked"))]
+    central.answer_waiters(httpx.Response(401, json=_err("terminal_revoked")))
+    until(lambda: loop.engine.status.state == "revoked", "revoked shown")
+    asked = len(central.feed_requests)
+    rounds = loop.rounds
+    loop.stop()
+    assert "call IT" in status_line(loop.engine.status)
+    assert central.waiting == 0 and len(central.feed_requests) == asked and loop.rounds == rounds
 
 
 def test_status_line_shows_what_the_cashier_needs() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from central_fixtures import LiveServer, enrollment_code, set_stock
 from click.testing import CliRunner
-from sync_support import central_server, record_sales, server_journal
+from sync_support import central_server, record_sales, server_journal, until
 
 from pos.cli import cli
 from pos.ledger import catalog, journal
@@ -65,6 +65,32 @@ def test_catalog_and_stock_arrive_and_other_stores_can_be_asked(setup: tuple[Liv
     assert {(lvl.store_code, lvl.on_hand_milli) for lvl in levels} == {("S01", 12_000), ("S02", 3_000)}
     syncing.sync_once(terminal)  # the server's own figure now counts the two sales
     assert syncing.shown_on_hand_milli(terminal.ledger.read(), "TEA") == 10_000
+
+
+def test_a_price_saved_at_head_office_reaches_the_till_waiting_on_the_feed(
+    setup: tuple[LiveServer, Terminal],
+) -> None:
+    server, terminal = setup
+    csv = "sku,name,price,tax_rate,barcodes,unit\nTEA,Green tea,{price},19,,piece\n"
+    with server.db.begin() as conn:
+        import_catalog(conn, csv.format(price="4.99"), now=utcnow())
+    # An hour-long timer and no sync_now: only the long-poll can bring the new price.
+    loop = syncing.start_background_sync(terminal, interval=3600)
+    try:
+        until(lambda: price_of(terminal, "TEA") == 499, "the first sync")
+        until(lambda: loop.engine.status.state == "online", "online")
+        with server.db.begin() as conn:
+            import_catalog(conn, csv.format(price="5.49"), now=utcnow())
+        until(lambda: price_of(terminal, "TEA") == 549, "the new price on the till")
+        assert loop.watches >= 1
+        assert loop.engine.status.state == "online" and loop.engine.status.last_success_at is not None
+    finally:
+        loop.stop()
+
+
+def price_of(terminal: Terminal, sku: str) -> int | None:
+    product = catalog.by_sku(terminal.ledger.read(), sku)
+    return product.price if product is not None else None
 
 
 def test_stock_elsewhere_offline_says_so(setup: tuple[LiveServer, Terminal], tmp_path: Path) -> None:

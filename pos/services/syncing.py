@@ -549,16 +549,27 @@ def sync_once(
     return report
 
 
+#: Seconds the background loop's long-poll asks head office to hold (the server caps it at 30;
+#: below the usual 60 s idle timeout of proxies in between).
+WATCH_SECONDS = 25.0
+
+
 def start_background_sync(
     terminal: Terminal,
     *,
     interval: float = 30.0,
+    watch: float | None = WATCH_SECONDS,
     on_round: Callable[[RoundReport], None] | None = None,
     on_progress: Callable[[PullProgress], None] | None = None,
 ) -> SyncLoop:
-    """Start syncing on a background thread (the app); stop it with ``loop.stop()``."""
+    """Start syncing on a background thread (the app); stop it with ``loop.stop()``.
+
+    Between rounds the loop waits on head office's change feed (a long-poll of ``watch`` seconds;
+    None: every ``interval`` seconds instead), so a price saved at head office arrives at once."""
     engine = make_engine(terminal, on_progress=on_progress)
-    loop = SyncLoop(engine, interval=interval, on_round=on_round, on_stop=engine.client.http.close)
+    loop = SyncLoop(
+        engine, interval=interval, watch=watch, on_round=on_round, on_stop=engine.client.http.close
+    )
     loop.start()
     return loop
 

@@ -40,7 +40,7 @@ from sync.protocol import (
 )
 from sync.server import changes, fleet, schema
 from sync.server.db import Database, utcnow
-from sync.server.errors import ERROR_RESPONSES, ApiError, describe_validation_errors, error_response
+from sync.server.errors import ERROR_RESPONSES, ApiError, error_response
 from sync.server.push import ingest, iso
 from sync.server.stores import EnrollmentRefused, enroll_terminal, sha256_hex
 
@@ -63,8 +63,8 @@ class _ValidatedBody(Request):
 def _model_body_route(model: type[BaseModel]) -> type[APIRoute]:
     """A route class whose JSON body is parsed and validated in one pass by pydantic's own JSON
     parser, instead of the standard library's ``json.loads`` followed by validating the dicts it
-    made (a push body is up to 4 MiB). A body that parser refuses as JSON (NaN, a lone surrogate
-    such as "\\ud800") goes FastAPI's usual way, so it gets the same answer as always."""
+    made (a push body is up to 4 MiB). A body that does not pass (not JSON, NaN, a lone surrogate
+    such as "\\ud800", a bad field) goes FastAPI's usual way, so it gets the same answer as always."""
 
     class ModelBodyRoute(APIRoute):
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -76,11 +76,9 @@ def _model_body_route(model: type[BaseModel]) -> type[APIRoute]:
                 body = await request.body()
                 try:
                     parsed = model.model_validate_json(body)
-                except ValidationError as exc:
-                    errors = exc.errors(include_url=False)
-                    if not body or any(e["type"] == "json_invalid" for e in errors):
-                        return await handler(request)
-                    return error_response(422, "invalid_request", describe_validation_errors(errors))
+                except ValidationError:
+                    # FastAPI's way decides what to answer (a bad header before a bad body...).
+                    return await handler(request)
                 return await handler(_ValidatedBody(request, body, parsed))
 
             return validate_first
