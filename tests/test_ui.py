@@ -240,6 +240,62 @@ def test_f2_search_shows_results_as_you_type_and_enter_adds(qtbot, term: Termina
     assert rows(term)[0][0] == results.item(1, 0).text()
 
 
+def test_f2_results_are_sized_once_per_answer_not_per_cell(qtbot, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12: the code, price and stock columns sized to contents re-measured every row of the
+    column each time a cell was set, so 50 results cost thousands of size hints (150 ms a keystroke
+    on a 100,000-product ledger). One answer now measures each cell's text at most once, and a
+    whole barcode still fits its column."""
+    from PySide6.QtWidgets import QStyledItemDelegate
+
+    from pos.services import catalog as catalog_service
+    from pos.services.terminal import close_terminal, open_terminal
+
+    brushes = data_dir.parent / "brushes.csv"
+    brushes.write_text(
+        "sku,name,price,tax_rate,barcodes,unit\n"
+        + "".join(f"BR-{n},Brush {n},{n}.99,19,{gtin(f'40099{n:07d}')},piece\n" for n in range(60)),
+        encoding="utf-8",
+    )
+    terminal = open_terminal(data_dir)
+    try:
+        catalog_service.import_catalog(terminal, brushes)
+    finally:
+        close_terminal(terminal)
+    set_language("en")
+    term = build_terminal(ServiceTill.open(data_dir, demo_pins=DEMO_STAFF), language="en")
+    try:
+        term.window.show()
+        qtbot.waitExposed(term.window)
+        sign_in(qtbot, term)
+        qtbot.keyClick(term.window.sale_screen.scan_input, Qt.Key.Key_F2)
+        dialog = modal(qtbot, "searchDialog")
+        results = dialog.findChild(QWidget, "searchResults")
+        asked: list[int] = []
+
+        class CountingDelegate(QStyledItemDelegate):
+            def sizeHint(self, option, index):  # type: ignore[no-untyped-def]
+                asked.append(index.column())
+                return super().sizeHint(option, index)
+
+        delegate = CountingDelegate(results)
+        results.setItemDelegate(delegate)
+        query = dialog.findChild(QWidget, "searchInput")
+        qtbot.keyClicks(query, "brus")
+        qtbot.waitUntil(lambda: results.rowCount() == 50)
+        wait_idle(qtbot, term)
+        asked.clear()
+        qtbot.keyClick(query, "h")  # the next answer replaces 50 shown rows with 50 others
+        wait_idle(qtbot, term)
+        assert len(asked) <= results.rowCount() * results.columnCount()
+        widest_code = max(
+            results.fontMetrics().horizontalAdvance(results.item(r, 1).text()) for r in range(50)
+        )
+        assert results.horizontalHeader().sectionSize(1) > widest_code
+        assert results.item(0, 1).text() == gtin("400990000000")
+    finally:
+        term.close()
+
+
 def test_discount_within_the_limit_and_above_it_with_a_manager(qtbot, term: Terminal) -> None:  # type: ignore[no-untyped-def]
     sign_in(qtbot, term)
     scan(qtbot, term, SCARF)

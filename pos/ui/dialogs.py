@@ -46,6 +46,10 @@ class SearchDialog(QDialog):
     """Product search: results as you type (name or code prefix); Enter or a tap adds the product."""
 
     SEARCH_LIMIT = 50
+    #: Columns as wide as their widest text (a whole GTIN-13 stays readable); the name takes the rest.
+    FITTED_COLUMNS = (1, 2, 3)
+    #: Room beside a fitted column's text (the cell's margins and grid line).
+    CELL_PADDING = 16
 
     def __init__(self, session: Session, parent: QWidget, on_pick: Callable[[ProductHit], None]) -> None:
         super().__init__(parent)
@@ -69,11 +73,12 @@ class SearchDialog(QDialog):
         self.results.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.results.verticalHeader().hide()
         self.results.verticalHeader().setDefaultSectionSize(48)
-        self.results.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in (1, 2, 3):  # a whole GTIN-13 stays readable; the name takes what is left
-            self.results.horizontalHeader().setSectionResizeMode(
-                column, QHeaderView.ResizeMode.ResizeToContents
-            )
+        header = self.results.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # Code, price and stock are sized to their texts once per answer (see _fit_columns), not by
+        # ResizeToContents: that re-measures every row of a column each time one cell is set.
+        for column in self.FITTED_COLUMNS:
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
         self.results.cellClicked.connect(lambda row, _c: self._pick_row(row))
         self.info = label("searchMessage", role="info")
         buttons = QHBoxLayout()
@@ -122,9 +127,18 @@ class SearchDialog(QDialog):
         for row, hit in enumerate(hits):
             for column, text in enumerate((hit.name, hit.code, hit.price, hit.stock)):
                 self.results.setItem(row, column, QTableWidgetItem(text))
+        self._fit_columns([(hit.code, hit.price, hit.stock) for hit in hits])
         if hits:
             self.results.selectRow(0)
         self.info.setText(_("No product found") if self.query.text().strip() and not hits else "")
+
+    def _fit_columns(self, texts: list[tuple[str, str, str]]) -> None:
+        """Size the code, price and stock columns to their widest text and header, in one pass."""
+        header = self.results.horizontalHeader()
+        metrics = self.results.fontMetrics()
+        for position, column in enumerate(self.FITTED_COLUMNS):
+            widest = max((metrics.horizontalAdvance(row[position]) for row in texts), default=0)
+            header.resizeSection(column, max(widest + self.CELL_PADDING, header.sectionSizeHint(column)))
 
     def pick_current(self) -> None:
         row = self.results.currentRow()

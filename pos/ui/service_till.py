@@ -105,6 +105,14 @@ def _formatted(minor: int, currency: str, locale: str) -> str:
     return format_money(minor, currency, locale)
 
 
+@lru_cache(maxsize=8192)
+def _formatted_quantity(milli: int, unit: str, locale: str) -> str:
+    # babel again: a search shows 50 stock figures per keystroke.
+    if unit == "kg":
+        return f"{format_decimal(milli / 1000, format='#,##0.000', locale=locale)} kg"
+    return str(format_decimal(milli // 1000, locale=locale))
+
+
 def cashier_message(error: BaseException) -> str:
     """A service's refusal in the cashier's language where the catalog has it."""
     text = str(error)
@@ -546,9 +554,7 @@ class ServiceTill:
 
     def quantity(self, milli: int, unit: str) -> str:
         """A stock quantity for the cashier: whole pieces, or kilograms to 3 decimals, in the store's locale."""
-        if unit == "kg":
-            return f"{format_decimal(milli / 1000, format='#,##0.000', locale=self.locale)} kg"
-        return str(format_decimal(milli // 1000, locale=self.locale))
+        return _formatted_quantity(milli, unit, self.locale)
 
     def status(self) -> StatusView:
         reader = self.terminal.ledger.read()
