@@ -48,14 +48,31 @@ def _open(ctx: click.Context, data_dir: Path | None) -> Any:
 
 @click.command()
 @click.option(
-    "--server", "server_url", required=True, help="The central server, e.g. https://central.example.com"
+    "--server",
+    "server_url",
+    default=None,
+    help="The central server, e.g. https://central.example.com (default: from branch.conf).",
 )
-@click.option("--code", required=True, help="The enrollment code IT made with `pos-central enroll-code`.")
+@click.option(
+    "--code",
+    default=None,
+    help="The enrollment code IT made with `pos-central enroll-code` (default: from branch.conf).",
+)
 @click.option("--name", "terminal_name", default="", help="A name for this till (default: the host name).")
 @data_dir_option
 @click.pass_context
-def enroll(ctx: click.Context, server_url: str, code: str, terminal_name: str, data_dir: Path | None) -> None:
-    """Enroll this terminal with the central server using a one-time code from IT."""
+def enroll(
+    ctx: click.Context, server_url: str | None, code: str | None, terminal_name: str, data_dir: Path | None
+) -> None:
+    """Enroll this terminal with the central server using a one-time code from IT.
+
+    Without --server and --code, uses the branch configuration ($POS_BRANCH_CONFIG, else
+    /etc/storelink-pos/branch.conf) as the till does on start, and removes the used code from it."""
+    if server_url is None and code is None:
+        _enroll_from_branch(ctx, terminal_name, data_dir)
+        return
+    if server_url is None or code is None:
+        raise click.UsageError("give both --server and --code, or neither (to use branch.conf)")
     with _open(ctx, data_dir) as terminal:
         try:
             enrollment = syncing.enroll(terminal, server_url, code, terminal_name=terminal_name)
@@ -67,6 +84,23 @@ def enroll(ctx: click.Context, server_url: str, code: str, terminal_name: str, d
         )
         click.echo(f"Secrets kept in: {terminal.secrets.where}")
         click.echo("Run `pos sync` to fetch the catalog, staff and stock now.")
+
+
+def _enroll_from_branch(ctx: click.Context, terminal_name: str, data_dir: Path | None) -> None:
+    from pos import branch
+
+    with _open(ctx, data_dir) as terminal:
+        result = branch.enroll_from_branch(terminal, terminal_name=terminal_name)
+        if result.outcome is branch.Outcome.ENROLLED:
+            click.echo(f"Enrolled: {result.message}.")
+            click.echo(f"Secrets kept in: {terminal.secrets.where}")
+            click.echo("Run `pos sync` to fetch the catalog, staff and stock now.")
+            return
+        if result.outcome is branch.Outcome.ALREADY:
+            click.echo(f"Nothing to do: {result.message}.")
+            return
+        advice = f" {result.advice}" if result.advice else ""
+        raise click.ClickException(f"{result.message}.{advice}")
 
 
 @click.command()
