@@ -185,12 +185,17 @@ def _background_sync(till: Till, session: Session, interval: float) -> SyncMonit
 
 
 def run(
-    open_till: Callable[[], Till], *, language: str | None = None, sync_interval: float = SYNC_INTERVAL
+    open_till: Callable[[], Till],
+    *,
+    language: str | None = None,
+    sync_interval: float = SYNC_INTERVAL,
+    first_start: Callable[[Till], bool] | None = None,
 ) -> int:
     """Open the till, show the till and the customer display, and run until the window closes.
 
     A till that cannot open (damaged ledger, unreadable config) is explained in a message box and
-    gives exit status 1.
+    gives exit status 1. ``first_start(till)`` runs before the sale screen is built (the branch
+    enrollment screen); when it returns False the till closes with exit status 0.
     """
     app = application()
     log.info("SQLite %s", sqlite3.sqlite_version)
@@ -200,6 +205,9 @@ def run(
         log.error("the till cannot start: %s", error)
         QMessageBox.critical(None, "Storelink POS", f"The till cannot start:\n\n{error}")
         return 1
+    if first_start is not None and not first_start(till):
+        till.close()
+        return 0
     terminal = build_terminal(
         till, language=language or getattr(till, "language", None), sync_interval=sync_interval
     )
@@ -215,9 +223,15 @@ def run(
 
 def main_gui(data_dir: Path | None = None, *, language: str | None = None) -> int:
     """``pos``: the terminal GUI on the ledger in ``data_dir`` (default: the platform's user data dir)."""
+    from pos.ui.enrollment import enroll_before_selling
     from pos.ui.service_till import ServiceTill
 
-    return run(lambda: ServiceTill.open(data_dir), language=language)
+    # A till IT installed with a branch.conf enrolls itself before its first sale (pos/branch.py).
+    return run(
+        lambda: ServiceTill.open(data_dir),
+        language=language,
+        first_start=lambda till: enroll_before_selling(getattr(till, "terminal", None)),
+    )
 
 
 #: The demo syncs more often than a store's till: a sale's claim page works within seconds.
