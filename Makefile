@@ -4,12 +4,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck install install-dev bench clean
+.PHONY: demo test lint typecheck install install-dev bench clean wheels
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -e '.[central]'  # the demo embeds head office's server
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml
@@ -36,6 +36,10 @@ test: lint typecheck
 
 bench: install-dev
 	$(BIN)/python bench/ledger.py
+
+# The two distributions, for an index or `pip install --find-links dist/ pos-central` on a server.
+wheels: install-dev
+	$(BIN)/python -m pip wheel -q --no-deps -w dist . packaging/pos-central
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -211,6 +212,11 @@ def run(
     terminal = build_terminal(
         till, language=language or getattr(till, "language", None), sync_interval=sync_interval
     )
+    probe_pin = os.environ.get("POS_STARTUP_PROBE")
+    if probe_pin:  # bench/startup.py: start to usable sale screen (pos/ui/startup_probe.py)
+        from pos.ui.startup_probe import StartupProbe
+
+        StartupProbe(terminal.window, probe_pin)
     terminal.window.show()
     terminal.display.place(terminal.window.screen())
     terminal.window.raise_()
@@ -250,6 +256,12 @@ def main_demo(data_dir: Path | None = None, *, language: str | None = None, stan
     if standalone:
         demo = prepare_demo(data_dir)
         return run(lambda: ServiceTill.open(demo.data_dir, demo_pins=demo.pins), language=language)
+    from sync.extras import central_missing_message
+
+    missing = central_missing_message("`pos demo` runs head office's server, so it")
+    if missing is not None:
+        print(f"Error: {missing}; or run the till alone with `pos demo --standalone`", file=sys.stderr)
+        return 1
     try:
         full = prepare_full_demo(data_dir)
     except (DemoError, OSError, RuntimeError) as error:

@@ -63,7 +63,24 @@ def _terminal(ctx: click.Context, data_dir: Path | None) -> Iterator[Any]:
         terminal.ledger.close()
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from pos.services.fleet import app_version
+
+    click.echo(f"storelink-pos {app_version()}")
+    ctx.exit()
+
+
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Print this build's version (as head office's fleet view shows it) and exit.",
+)
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
