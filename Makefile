@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck install install-dev bench clean wheels
+.PHONY: demo test lint typecheck install install-dev bench clean wheels msi
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ bench: install-dev
 # The two distributions, for an index or `pip install --find-links dist/ pos-central` on a server.
 wheels: install-dev
 	$(BIN)/python -m pip wheel -q --no-deps -w dist . packaging/pos-central
+
+# The Windows installer, authored with wixl from the bundle tree dist/pos/ (docs/deploying.md says
+# why the tree built on Linux stands in for the Windows bundle here).
+msi: install-dev
+	$(BIN)/python packaging/windows/msi.py --bundle dist/pos
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
