@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from pos.config import ConfigError, default_data_dir
+from sync.cli_errors import FriendlyGroup
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,7 +73,18 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     ctx.exit()
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class PosGroup(FriendlyGroup):
+    """The root group: a failing command prints one line and exits 1 (the trace with --verbose)."""
+
+    def describe_error(self, exc: BaseException) -> str:
+        if isinstance(exc, sqlite3.DatabaseError):
+            return f"the ledger cannot be read: {exc}"
+        return super().describe_error(exc)
+
+
+@click.group(
+    cls=PosGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.option(
     "--version",
     is_flag=True,
@@ -88,7 +100,12 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     default=None,
     help="Where the ledger and the terminal's configuration live (default: the user data directory).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Log what happens (SQLite version, backups, migrations).")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Log what happens (SQLite version, backups, migrations); on an error, print the full trace.",
+)
 @click.pass_context
 def cli(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
     """Storelink POS terminal. With no command, starts the cashier GUI."""
@@ -397,7 +414,4 @@ def staff_list(ctx: click.Context, data_dir: Path | None) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    try:
-        cli(prog_name="pos")
-    except sqlite3.DatabaseError as exc:
-        _fail(f"the ledger cannot be read: {exc}")
+    cli(prog_name="pos")

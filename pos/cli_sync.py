@@ -73,6 +73,11 @@ def enroll(
         return
     if server_url is None or code is None:
         raise click.UsageError("give both --server and --code, or neither (to use branch.conf)")
+    try:
+        # Checked before the data dir is touched or the server asked.
+        syncing.check_enrollment_input(server_url, code, terminal_name)
+    except syncing.EnrollmentError as exc:
+        raise click.ClickException(str(exc)) from exc
     with _open(ctx, data_dir) as terminal:
         try:
             enrollment = syncing.enroll(terminal, server_url, code, terminal_name=terminal_name)

@@ -231,6 +231,7 @@ def test_enroll_code_admin_add_and_terminal_revoke(central_db: Database) -> None
 def test_serve_runs_as_a_real_process_and_answers_terminals(tmp_path: Path) -> None:
     database = str(tmp_path / "central.sqlite3")
     env = {**os.environ, "POS_CENTRAL_DATABASE": database}
+    subprocess.run([str(CENTRAL), "init"], check=True, env=env, capture_output=True)
     subprocess.run(
         [
             str(CENTRAL),

@@ -446,6 +446,26 @@ class EnrollmentError(ValueError):
     """Enrollment was refused or could not be done; str() says why, in words for IT."""
 
 
+def check_enrollment_input(server_url: str, code: str, terminal_name: str = "") -> tuple[str, str]:
+    """The server URL and code as used, or :class:`EnrollmentError` saying what is wrong with them.
+
+    Nothing is asked of the server and nothing is changed."""
+    server_url = server_url.strip().rstrip("/")
+    if not server_url.startswith(("http://", "https://")):
+        raise EnrollmentError(f"the server URL must start with http:// or https://, got {server_url!r}")
+    if len(terminal_name) > 100:
+        raise EnrollmentError("the terminal name is too long: at most 100 characters")
+    code = code.strip()
+    if not code:
+        raise EnrollmentError("give the enrollment code IT created with `pos-central enroll-code`")
+    if not 4 <= len(code) <= 64:
+        raise EnrollmentError(
+            f"{code[:70]!r} is not an enrollment code: it looks like ABCD-EFGH-JKMN-PQRS "
+            "(IT creates one with `pos-central enroll-code`)"
+        )
+    return server_url, code
+
+
 def enroll(
     terminal: Terminal,
     server_url: str,
@@ -461,12 +481,7 @@ def enroll(
     Refuses (and changes nothing) when the terminal is already enrolled and has journal entries:
     a new terminal id would make the server refuse the old sequence numbers.
     """
-    server_url = server_url.strip().rstrip("/")
-    if not server_url.startswith(("http://", "https://")):
-        raise EnrollmentError(f"the server URL must start with http:// or https://, got {server_url!r}")
-    code = code.strip()
-    if not code:
-        raise EnrollmentError("give the enrollment code IT created with `pos-central enroll-code`")
+    server_url, code = check_enrollment_input(server_url, code, terminal_name)
     if terminal.config.enrolled and journal.count(terminal.ledger.read()) > 0:
         raise EnrollmentError(
             f"this terminal is already enrolled as {terminal.config.terminal_code} of store "

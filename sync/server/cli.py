@@ -4,11 +4,15 @@ Every command takes ``--database URL`` (or the ``POS_CENTRAL_DATABASE`` environm
 a SQLite file path or ``sqlite:///`` URL, or a ``postgresql://`` URL. Without it, a SQLite file in
 the user data directory is used. Bad input exits with status 1 and a message saying what was
 wrong; nothing is changed then.
+
+A new SQLite database is made only by ``pos-central init`` (or the default one, on first use): a
+mistyped ``--database`` path is an error, not a new empty database.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,8 +20,10 @@ from typing import Any, TypeVar
 
 import click
 from sqlalchemy import Connection
+from sqlalchemy.engine import make_url
 
-from sync.server.db import Database, utcnow
+from sync.cli_errors import FriendlyGroup
+from sync.server.db import Database, normalize_url, utcnow
 from sync.server.settings import ServerSettings, default_database_url
 from sync.server.stores import InputError
 
@@ -36,9 +42,31 @@ def database_option(func: F) -> F:
     )(func)
 
 
-def _open(database: str | None) -> Database:
-    db = Database.from_url(database or default_database_url(), pool_size=2)
-    db.migrate()
+def _missing_sqlite_file(database: str | None) -> Path | None:
+    """The file a SQLite ``--database`` names when it does not exist yet (None for PostgreSQL)."""
+    url = make_url(normalize_url(database or default_database_url()))
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    path = Path(url.database)
+    return None if path.exists() else path
+
+
+def _open(database: str | None, *, create: bool = False, pool_size: int = 2) -> Database:
+    """The database, migrated to this version. A SQLite file that does not exist is created only
+    with ``create`` (``pos-central init``) or when it is the default one; otherwise a typo in the
+    path would silently start an empty head office."""
+    missing = _missing_sqlite_file(database)
+    if missing is not None and database and not create:
+        raise click.ClickException(
+            f"no database at {missing}: check --database (or POS_CENTRAL_DATABASE), or create a new "
+            f"one with `pos-central init --database {database}`"
+        )
+    db = Database.from_url(database or default_database_url(), pool_size=pool_size)
+    try:
+        db.migrate()
+    except BaseException:
+        db.dispose()
+        raise
     return db
 
 
@@ -64,10 +92,14 @@ def reports_input_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="storelink-pos", prog_name="pos-central")
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Log more, and on an error print the full trace.")
+def main(verbose: bool) -> None:
     """pos-central: the head-office server of Storelink POS."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
 
 
 @main.command()
@@ -116,16 +148,16 @@ def serve(
         pool_size=pool_size,
         secure_cookies=(public_url or "").startswith("https://"),
     )
+    # Open and migrate once before announcing anything: a wrong role, a missing database or a
+    # mistyped SQLite path is one line and exit 1, not a trace after "serving". It also keeps
+    # worker processes starting together from racing to migrate.
+    _open(database, pool_size=1).dispose()
     click.echo(f"pos-central on http://{host}:{port} (public URL {settings.public_url})", err=True)
     if workers == 1:
         uvicorn.run(
             create_app(settings), host=host, port=port, log_level="info", timeout_graceful_shutdown=10
         )
         return
-    # Migrate once here, so the worker processes starting together do not race to do it.
-    db = Database.from_url(settings.database_url, pool_size=1)
-    db.migrate()
-    db.dispose()
     os.environ[SETTINGS_ENV] = settings_to_environment(settings)
     uvicorn.run(
         "sync.server.app:app_from_environment",
@@ -140,8 +172,19 @@ def serve(
 
 @main.command()
 @database_option
+def init(database: str | None) -> None:
+    """Create a new database (a SQLite file, with its folder) or the tables in an empty PostgreSQL one."""
+    db = _open(database, create=True)
+    try:
+        click.echo(f"database at revision {db.revision()}")
+    finally:
+        db.dispose()
+
+
+@main.command()
+@database_option
 def migrate(database: str | None) -> None:
-    """Create or upgrade the database schema to this version (serve does it too)."""
+    """Upgrade an existing database's schema to this version (serve does it too)."""
     db = _open(database)
     try:
         click.echo(f"database at revision {db.revision()}")

@@ -6,10 +6,12 @@ raises :class:`InputError` (or a subclass) naming what was wrong, having changed
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import hmac
 import re
 import secrets
+import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -101,6 +103,10 @@ def add_store(
         problems.append("tax mode: use 'inclusive' (prices include tax) or 'exclusive'")
     if not 0 <= discount_limit_percent <= 100:
         problems.append("discount limit: a percentage from 0 to 100")
+    timezone = timezone.strip()
+    zone_problem = timezone_problem(timezone)
+    if zone_problem:
+        problems.append(zone_problem)
     if problems:
         raise InputError("; ".join(problems))
     if conn.execute(select(schema.stores.c.id).where(schema.stores.c.code == code)).first():
@@ -123,6 +129,49 @@ def add_store(
     )
     announce_store(conn, store_id, now=now)
     return store_id
+
+
+def timezone_problem(name: str) -> str | None:
+    """None for an IANA time zone name this machine knows (``Europe/Berlin``), else what to write.
+
+    Receipts, dashboards and day boundaries run on it: an unknown name must never become UTC."""
+    zones = zoneinfo.available_timezones()
+    if name in zones:
+        return None
+    hints = nearest_timezones(name, zones)
+    advice = (
+        f"did you mean {' or '.join(hints)}?"
+        if hints
+        else "use a name like Europe/Berlin or America/New_York"
+    )
+    return f"timezone: {name!r} is not a time zone name; {advice}"
+
+
+def nearest_timezones(name: str, zones: set[str] | None = None, limit: int = 3) -> list[str]:
+    """Up to ``limit`` valid names closest to ``name``: same spelling in another case, a city's
+    name alone ('Berlin', 'new york'), then the most similar names."""
+    zones = zones if zones is not None else zoneinfo.available_timezones()
+
+    def key(text: str) -> str:
+        return text.strip().lower().replace("_", " ").replace("-", " ")
+
+    wanted = key(name)
+    if not wanted:
+        return []
+    by_name: dict[str, list[str]] = {}
+    by_city: dict[str, list[str]] = {}
+    for zone in sorted(zones):
+        by_name.setdefault(key(zone), []).append(zone)
+        if "/" in zone and not zone.startswith(("Etc/", "SystemV/", "US/", "posix/", "right/")):
+            by_city.setdefault(key(zone.rsplit("/", 1)[1]), []).append(zone)
+    found: list[str] = []
+    for group in (by_name.get(wanted, []), by_city.get(wanted, [])):
+        found.extend(z for z in group if z not in found)
+    if found:
+        return found[:limit]
+    for close in difflib.get_close_matches(wanted, [*by_city, *by_name], n=limit * 2, cutoff=0.6):
+        found.extend(z for z in by_city.get(close, []) + by_name.get(close, []) if z not in found)
+    return found[:limit]
 
 
 def announce_store(conn: Connection, store_id: int, *, now: datetime) -> None:
