@@ -1,8 +1,10 @@
 """The catalog: importing the CSV file and searching products.
 
-CSV contract (DESIGN.md): a header row with at least ``sku,name,price,tax_rate,barcodes,unit``
-(other columns are ignored); ``price`` in major units with a dot (``12.99``); ``tax_rate`` in
-percent (``19``, ``7.5``); ``barcodes`` space-separated GTIN-8/12/13/14 with valid check digits
+CSV contract: a header row with at least ``sku,name,price,tax_rate,barcodes,unit`` (other columns
+are ignored), fields separated by commas, semicolons or tabs (found from the header, as spreadsheets
+in many locales save semicolons), UTF-8 with or without a byte-order mark; ``price`` in major units
+with a dot (``12.99``), or a decimal comma (``12,99``) where the store's locale writes one;
+``tax_rate`` in percent (``19``, ``7.5``); ``barcodes`` space-separated GTIN-8/12/13/14 with valid check digits
 (may be empty); ``unit`` ``piece`` or ``kg``. A file with any bad row is refused whole: nothing is
 imported and every bad row's line number and reason is reported.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from pos.domain.tax import normalize_rate
 from pos.ledger import catalog, journal
 from pos.ledger.catalog import CatalogRefused, Product, ProductRow
 from pos.services.terminal import ServiceError, Terminal
+from sync.csvfile import SAVE_AS_UTF8, decimal_text, delimiter_name, detect_delimiter, uses_decimal_comma
 from sync.protocol import EventType
 
 REQUIRED_COLUMNS = ("sku", "name", "price", "tax_rate", "barcodes", "unit")
@@ -47,11 +51,29 @@ class CatalogFileError(ServiceError):
     """The file cannot be read as a catalog at all (missing, not UTF-8, bad header)."""
 
 
-def _parse_row(values: dict[str, str], line: int, price_re: re.Pattern[str], digits: int) -> ProductRow | str:
+@dataclass(frozen=True)
+class _Numbers:
+    """How numbers are written in this file: the price pattern, decimals, and the locale's comma."""
+
+    price_re: re.Pattern[str]
+    digits: int
+    comma: bool
+    locale: str
+
+
+def _parse_row(values: dict[str, str], line: int, numbers: _Numbers) -> ProductRow | str:
     sku = (values.get("sku") or "").strip()
     name = (values.get("name") or "").strip()
-    price_text = (values.get("price") or "").strip()
-    rate_text = (values.get("tax_rate") or "").strip()
+    digits, price_re = numbers.digits, numbers.price_re
+    try:
+        price_text = decimal_text(
+            values.get("price") or "", comma=numbers.comma, column="price", locale=numbers.locale
+        )
+        rate_text = decimal_text(
+            values.get("tax_rate") or "", comma=numbers.comma, column="tax_rate", locale=numbers.locale
+        )
+    except ValueError as exc:
+        return str(exc)
     unit = (values.get("unit") or "").strip()
     codes_text = values.get("barcodes") or ""
     if not sku:
@@ -90,14 +112,21 @@ def _parse_row(values: dict[str, str], line: int, price_re: re.Pattern[str], dig
 
 
 def read_catalog_rows(
-    path: Path, currency: str, problems: list[tuple[int, str]], on_progress: Progress | None = None
+    path: Path,
+    currency: str,
+    problems: list[tuple[int, str]],
+    on_progress: Progress | None = None,
+    *,
+    locale: str = "en",
 ) -> Iterator[ProductRow]:
     """Valid rows of the CSV at ``path``, streamed; bad rows go to ``problems`` as (line, reason).
 
+    ``locale`` is the store's: where it writes a decimal comma, ``12,99`` is read as 12.99.
     Raises :class:`CatalogFileError` when the file as a whole cannot be read.
     """
     digits = minor_digits(currency)
     price_re = re.compile(r"[0-9]{1,12}" + (rf"(\.[0-9]{{1,{digits}}})?" if digits else ""))
+    numbers = _Numbers(price_re, digits, uses_decimal_comma(locale), locale)
     try:
         handle = path.open("r", encoding="utf-8-sig", newline="")
     except OSError as exc:
@@ -111,9 +140,15 @@ def read_catalog_rows(
                 consumed += len(text)
                 yield text
 
-        reader = csv.reader(lines(), strict=True)
         line = 1
         try:
+            first = next(lines(), None)
+            delimiter = detect_delimiter(first or "", REQUIRED_COLUMNS)
+            reader = csv.reader(
+                itertools.chain([first] if first is not None else [], lines()),
+                strict=True,
+                delimiter=delimiter,
+            )
             header = next(reader, None)
             if header is None:
                 raise CatalogFileError(
@@ -123,7 +158,9 @@ def read_catalog_rows(
             missing = [c for c in REQUIRED_COLUMNS if c not in names]
             if missing:
                 raise CatalogFileError(
-                    f"{path}: the header lacks {', '.join(missing)} (needs {', '.join(REQUIRED_COLUMNS)})."
+                    f"{path}: the header lacks {', '.join(missing)} (needs {', '.join(REQUIRED_COLUMNS)}, "
+                    f"separated by commas, semicolons or tabs; read with {delimiter_name(delimiter)}: "
+                    f"{', '.join(names[:8])[:120]})."
                 )
             if len(set(names)) != len(names):
                 raise CatalogFileError(f"{path}: the header names a column twice.")
@@ -146,13 +183,13 @@ def read_catalog_rows(
                 if len(cells) != len(names):
                     problems.append((line, f"expected {len(names)} columns, found {len(cells)}"))
                     continue
-                parsed = _parse_row({k: cells[i] for k, i in index.items()}, line, price_re, digits)
+                parsed = _parse_row({k: cells[i] for k, i in index.items()}, line, numbers)
                 if isinstance(parsed, str):
                     problems.append((line, parsed))
                 else:
                     yield parsed
         except UnicodeDecodeError as exc:
-            raise CatalogFileError(f"{path} is not UTF-8 text (after line {line}): {exc.reason}.") from exc
+            raise CatalogFileError(f"{path} is not UTF-8 text (after line {line}): {SAVE_AS_UTF8}.") from exc
         if on_progress is not None:
             on_progress(consumed)
 
@@ -179,12 +216,13 @@ def import_catalog(
         raise CatalogFileError(f"No such file: {source}.")
     sha = _sha256(source)
     currency = terminal.settings.currency
+    locale = terminal.settings.locale
     stamp = terminal.stamp()
 
     def job(db: sqlite_utils.Database) -> ImportReport:
         before = catalog.count_products(db)
         problems: list[tuple[int, str]] = []
-        rows = read_catalog_rows(source, currency, problems, on_progress)
+        rows = read_catalog_rows(source, currency, problems, on_progress, locale=locale)
         count = catalog.import_products(db, rows, stamp, problems=problems)
         if count == 0:
             raise CatalogRefused([(1, "the file has no product rows")])

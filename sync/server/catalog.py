@@ -1,9 +1,10 @@
-"""Catalog and stock imports from CSV (the DESIGN.md contract).
+"""Catalog and stock imports from CSV (docs/central.md).
 
-Catalog CSV: a header row with at least ``sku,name,price,tax_rate,barcodes,unit``; ``price`` in
-major units with a dot, ``tax_rate`` in percent, ``barcodes`` space-separated, ``unit`` ``piece`` or
-``kg``; an optional ``active`` column (``yes``/``no``). Stock CSV: ``sku,on_hand`` with on-hand in
-pieces or kilograms. A file with any bad row is refused whole: :class:`ImportRefused` lists every
+Catalog CSV: a header row with at least ``sku,name,price,tax_rate,barcodes,unit``, separated by
+commas, semicolons or tabs (found from the header); ``price`` in major units with a dot, or a
+decimal comma when every store's locale writes one (``12,99`` for de_DE), ``tax_rate`` in percent,
+``barcodes`` space-separated, ``unit`` ``piece`` or ``kg``; an optional ``active`` column
+(``yes``/``no``). Stock CSV: ``sku,on_hand`` with on-hand in pieces or kilograms. A file with any bad row is refused whole: :class:`ImportRefused` lists every
 bad row's line number and reason, and nothing is changed.
 """
 
@@ -23,6 +24,7 @@ from biip import ParseError
 from biip.gtin import Gtin
 from sqlalchemy import Connection, insert, select, update
 
+from sync.csvfile import decimal_text, delimiter_name, detect_delimiter, uses_decimal_comma
 from sync.protocol import ChangeKind
 from sync.server import schema
 from sync.server.changes import (
@@ -62,11 +64,19 @@ class ImportResult:
 
 
 def _rows(text: str, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    text = text.lstrip("\ufeff")
+    delimiter = detect_delimiter(text.split("\n", 1)[0], required)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in required if c not in header]
     if missing:
-        raise ImportRefused([f"line 1: the header lacks the column(s) {', '.join(missing)}"])
+        raise ImportRefused(
+            [
+                f"line 1: the header lacks the column(s) {', '.join(missing)} (needs "
+                f"{','.join(required)}, separated by commas, semicolons or tabs; read with "
+                f"{delimiter_name(delimiter)}: {', '.join(header[:8])[:120]})"
+            ]
+        )
     reader.fieldnames = header
     for row in reader:
         if None in row:
@@ -97,6 +107,28 @@ def _check_barcode(code: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Numbers:
+    """How the file writes numbers: a decimal comma is read where every store's locale uses one."""
+
+    comma: bool = False
+    locale: str = "en"
+
+    def text(self, value: str, column: str) -> str:
+        return decimal_text(value, comma=self.comma, column=column, locale=self.locale)
+
+
+def chain_numbers(conn: Connection, store_code: str | None = None) -> Numbers:
+    """:class:`Numbers` for the stores the file is for (one store, or all of them)."""
+    query = select(schema.stores.c.locale)
+    if store_code is not None:
+        query = query.where(schema.stores.c.code == store_code)
+    locales = sorted(set(conn.execute(query).scalars()))
+    if not locales:
+        return Numbers()
+    return Numbers(all(uses_decimal_comma(loc) for loc in locales), "/".join(locales))
+
+
 def chain_currency(conn: Connection, given: str | None) -> str:
     """The currency catalog prices are in: ``given``, else the one all stores use."""
     if given:
@@ -109,7 +141,9 @@ def chain_currency(conn: Connection, given: str | None) -> str:
     raise InputError(f"stores use several currencies ({', '.join(found)}): give --currency")
 
 
-def _catalog_rows(text: str, digits: int) -> Iterator[tuple[int, dict[str, Any] | None, list[str]]]:
+def _catalog_rows(
+    text: str, digits: int, numbers: Numbers
+) -> Iterator[tuple[int, dict[str, Any] | None, list[str]]]:
     """Each data row as (line, product or None, reasons it is bad); duplicates not checked here."""
     for line, row in _rows(text, CATALOG_COLUMNS):
         if "__extra__" in row:
@@ -124,11 +158,16 @@ def _catalog_rows(text: str, digits: int) -> Iterator[tuple[int, dict[str, Any] 
             reasons.append("name is empty or longer than 200 characters")
         price = 0
         try:
-            price = parse_money(row["price"], digits)
+            price = parse_money(numbers.text(row["price"], "price"), digits)
         except ValueError as exc:
             reasons.append(str(exc))
-        rate = row["tax_rate"].removesuffix("%")
-        if not _TAX_RATE.match(rate):
+        rate_read = True
+        try:
+            rate = numbers.text(row["tax_rate"].removesuffix("%"), "tax_rate")
+        except ValueError as exc:
+            reasons.append(str(exc))
+            rate, rate_read = "", False
+        if rate_read and not _TAX_RATE.match(rate):
             reasons.append(f"tax_rate {row['tax_rate']!r} is not a percentage like 19 or 7.5")
         unit = row["unit"].lower()
         if unit not in ("piece", "kg"):
@@ -162,10 +201,11 @@ def import_catalog(
     second writes in chunks, so memory does not grow with the catalog's size.
     """
     digits = get_currency_precision(chain_currency(conn, currency))
+    numbers = chain_numbers(conn)
     problems: list[str] = []
     first_line: dict[str, int] = {}
     rates: set[str] = set()
-    for line, product, reasons in _catalog_rows(text, digits):
+    for line, product, reasons in _catalog_rows(text, digits, numbers):
         if product is not None and product["sku"] in first_line:
             reasons = [f"sku {product['sku']!r} already appears on line {first_line[product['sku']]}"]
         if reasons:
@@ -192,7 +232,7 @@ def import_catalog(
         now=now,
     )
     chunk: list[dict[str, Any]] = []
-    for _line, product, _reasons in _catalog_rows(text, digits):
+    for _line, product, _reasons in _catalog_rows(text, digits, numbers):
         assert product is not None  # the first pass refused the file otherwise
         chunk.append(product)
         if len(chunk) == _CHUNK:
@@ -250,6 +290,7 @@ def product_data(product: dict[str, Any]) -> dict[str, Any]:
 def import_stock(conn: Connection, text: str, *, store_code: str, now: datetime) -> ImportResult:
     """Set the on-hand figures of one store from a ``sku,on_hand`` CSV (a stock count)."""
     store = find_store(conn, store_code)
+    numbers = chain_numbers(conn, store.code)
     problems: list[str] = []
     counts: dict[str, int] = {}
     lines: dict[str, int] = {}
@@ -259,7 +300,7 @@ def import_stock(conn: Connection, text: str, *, store_code: str, now: datetime)
             continue
         sku = row["sku"]
         try:
-            amount = Decimal(row["on_hand"])
+            amount = Decimal(numbers.text(row["on_hand"], "on_hand"))
             if not amount.is_finite():
                 raise InvalidOperation
             milli = amount.scaleb(3)

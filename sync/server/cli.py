@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
 from sync.cli_errors import FriendlyGroup
+from sync.csvfile import SAVE_AS_UTF8
 from sync.server.db import Database, normalize_url, utcnow
 from sync.server.settings import ServerSettings, default_database_url
 from sync.server.stores import InputError
@@ -380,7 +381,7 @@ def _read_text(file: Path) -> str:
     try:
         return file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{file}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV") from None
+        raise InputError(f"{file}: not UTF-8 text (byte {exc.start}); {SAVE_AS_UTF8}") from None
 
 
 # --- terminals and the feed ---------------------------------------------------------------------------
