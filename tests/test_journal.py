@@ -38,7 +38,8 @@ def test_any_appended_events_form_a_chain_the_wire_model_and_verify_accept(
             wire = JournalEntry.model_validate(entry.as_dict())
             assert wire.prev_hash == prev and wire.hash_is_valid()
             prev = entry.hash
-        assert journal.verify(ledger.read().conn).ok
+        # Arbitrary payloads write no sales or shifts: the chain alone is what is checked here.
+        assert journal.verify(ledger.read().conn, tables=False).ok
         assert journal.head(ledger.read()) == (len(events), prev)
 
 

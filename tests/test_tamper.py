@@ -4,6 +4,7 @@ verification can and cannot detect."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -228,7 +229,7 @@ def test_a_truncated_sale_entry_with_a_forged_head_is_caught_by_its_sale_row(led
     )
     code, output = verify_cli(ledger_copy)
     assert code == 1
-    assert f"entry seq {sale_seq}: missing or altered" in output
+    assert f"entry seq {sale_seq}: sales row" in output and "has no journal entry behind it" in output
 
 
 def test_a_whole_journal_emptied_with_its_head_reset_is_caught_by_the_sales(ledger_copy: Path) -> None:
@@ -239,7 +240,7 @@ def test_a_whole_journal_emptied_with_its_head_reset_is_caught_by_the_sales(ledg
     )
     code, output = verify_cli(ledger_copy)
     assert code == 1
-    assert "missing or altered" in output
+    assert "has no journal entry behind it" in output
 
 
 def test_verify_changes_nothing_and_refuses_a_missing_ledger(tmp_path: Path, ledger_copy: Path) -> None:
@@ -259,3 +260,36 @@ def test_verify_names_a_damaged_file_instead_of_crashing(ledger_copy: Path) -> N
     code, output = verify_cli(ledger_copy)
     assert code == 1
     assert "FAILED" in output
+
+
+def test_an_entry_altered_and_rehashed_alone_breaks_the_link_to_the_next_one(ledger_copy: Path) -> None:
+    """Only the chain link catches this: the altered entry's own hash recomputes (issue 9)."""
+    from sync.protocol import canonical_json, chain_hash, entry_body
+
+    with raw_connection(ledger_copy / "ledger.sqlite3") as conn:
+        row = conn.execute(
+            "SELECT seq, event_id, type, schema_version, occurred_at, payload, prev_hash FROM journal"
+            " WHERE payload LIKE ?",
+            (f"%{MARKER}%",),
+        ).fetchone()
+    seq, event_id, type_, version, occurred_at, payload, prev = row
+    forged = json.loads(payload)
+    forged["reason"] = "nothing to see"
+    body = entry_body(
+        seq=seq,
+        event_id=event_id,
+        type=type_,
+        schema_version=version,
+        occurred_at=occurred_at,
+        payload=forged,
+    )
+    tamper(
+        ledger_copy,
+        (
+            "UPDATE journal SET payload = ?, hash = ? WHERE seq = ?",
+            (canonical_json(forged).decode(), chain_hash(prev, body), seq),
+        ),
+    )
+    result = verify_fn(ledger_copy)
+    assert result.problem is not None
+    assert result.problem.seq == seq + 1 and "chain broken" in result.problem.what

@@ -25,6 +25,7 @@ import orjson
 import sqlite_utils
 import uuid_utils
 
+from pos.ledger import derived
 from sync.protocol import GENESIS_HASH, EventType, JournalEntry, canonical_json, chain_hash, entry_body
 
 SCHEMA_VERSION = 1
@@ -207,7 +208,7 @@ class Problem:
     what: str
 
     def __str__(self) -> str:
-        return f"entry seq {self.seq}: {self.what}"
+        return f"entry seq {self.seq}: {self.what}" if self.seq > 0 else self.what
 
 
 @dataclass(frozen=True)
@@ -224,16 +225,17 @@ class Verification:
         return self.problem is None
 
 
-def verify(conn: sqlite3.Connection) -> Verification:
+def verify(conn: sqlite3.Connection, *, tables: bool = True) -> Verification:
     """Check the whole chain and its anchors; report the first bad entry.
 
     Checks, entry by entry in the order the rows are stored by ``seq``: the sequence continues
     without a gap from 1; the envelope fields are well formed; the payload is canonical JSON; the
     ``prev_hash`` equals the previous entry's hash; the ``hash`` recomputes. Then the anchors: the
     last entry must match the head recorded at append time (``journal_head``), reach at least the
-    sequence the server acknowledged (``sync_state.acked_seq``, with the acknowledged hash), and
-    every sale must point to a journal entry that carries that sale. See docs/ledger.md for what
-    this can and cannot detect.
+    sequence the server acknowledged (``sync_state.acked_seq``, with the acknowledged hash). Last, every table derived from
+    the journal (sales, lines, tenders, shifts, cash movements) is rebuilt from it and compared row
+    by row (:func:`pos.ledger.derived.check`; ``tables=False`` checks the chain alone). See docs/ledger.md for what this can and cannot
+    detect.
     """
     prev_hash = GENESIS_HASH
     expected = 1
@@ -265,6 +267,10 @@ def verify(conn: sqlite3.Connection) -> Verification:
             n += 1
         last_seq = expected - 1
         anchor = _check_anchors(conn, last_seq, prev_hash)
+        if anchor is None and tables:
+            mismatch = derived.check(conn)
+            if mismatch is not None:
+                anchor = Problem(mismatch.seq, mismatch.what)
     except sqlite3.DatabaseError as exc:
         return Verification(n, expected - 1, prev_hash, Problem(expected, f"cannot be read: {exc}"))
     return Verification(n, last_seq, prev_hash, anchor)
@@ -334,11 +340,4 @@ def _check_anchors(conn: sqlite3.Connection, last_seq: int, last_hash: str) -> P
             row = conn.execute("SELECT hash FROM journal WHERE seq = ?", (acked_seq,)).fetchone()
             if row is None or row[0] != acked_hash:
                 return Problem(acked_seq, "differs from the entry the server acknowledged")
-    orphan = conn.execute(
-        "SELECT s.journal_seq, s.id FROM sales s LEFT JOIN journal j ON j.seq = s.journal_seq"
-        " WHERE j.seq IS NULL OR json_extract(j.payload, '$.sale_id') IS NOT s.id"
-        " ORDER BY s.journal_seq LIMIT 1"
-    ).fetchone()
-    if orphan is not None:
-        return Problem(int(orphan[0]), f"missing or altered: sale {orphan[1]} has no matching journal entry")
     return None

@@ -2,7 +2,7 @@
 
 At most one shift is open on a terminal at a time (a partial unique index enforces it). Expected
 cash in the drawer = opening float + cash taken in sales (after change) - cash paid out on returns
-+ cash in - cash out during the shift.
++ cash in - cash out during the shift, read from the journal (see :func:`expected_cash`).
 """
 
 from __future__ import annotations
@@ -89,14 +89,30 @@ def add_cash_movement(
 
 
 def expected_cash(db: sqlite_utils.Database, shift_id: str) -> int:
-    """What should be in the drawer for ``shift_id`` now (see the module docstring)."""
-    row = db.execute(
-        "SELECT s.opening_float"
-        " + coalesce((SELECT sum(t.amount) FROM sale_tenders t JOIN sales x ON x.id = t.sale_id"
-        "   WHERE x.shift_id = s.id AND t.kind = 'cash' AND x.kind IN ('sale', 'return')), 0)"
-        " + coalesce((SELECT sum(amount) FROM cash_movements WHERE shift_id = s.id AND kind = 'in'), 0)"
-        " - coalesce((SELECT sum(amount) FROM cash_movements WHERE shift_id = s.id AND kind = 'out'), 0)"
-        " FROM shifts s WHERE s.id = ?",
+    """What should be in the drawer for ``shift_id`` now (see the module docstring).
+
+    Read from the journal itself (hash-chained, checked by ``pos ledger verify``), never from the
+    derived tables an insider could edit: the shift's ``shift.opened`` entry and the sales, returns
+    and cash movements journaled after it for this shift."""
+    opened = db.execute(
+        "SELECT seq, json_extract(payload, '$.opening_float') FROM journal"
+        " WHERE type = 'shift.opened' AND json_extract(payload, '$.shift_id') = ? ORDER BY seq DESC LIMIT 1",
         (shift_id,),
     ).fetchone()
-    return int(row[0]) if row else 0
+    if opened is None:
+        return 0
+    after, opening_float = int(opened[0]), int(opened[1])
+    (cash,) = db.execute(
+        "SELECT coalesce(sum(json_extract(t.value, '$.amount')), 0)"
+        " FROM journal j, json_each(j.payload, '$.tenders') t"
+        " WHERE j.seq > ? AND j.type IN ('sale.completed', 'return.completed')"
+        " AND json_extract(j.payload, '$.shift_id') = ? AND json_extract(t.value, '$.kind') = 'cash'",
+        (after, shift_id),
+    ).fetchone()
+    (moved,) = db.execute(
+        "SELECT coalesce(sum(CASE type WHEN 'cash.in' THEN 1 ELSE -1 END"
+        " * json_extract(payload, '$.amount')), 0) FROM journal"
+        " WHERE seq > ? AND type IN ('cash.in', 'cash.out') AND json_extract(payload, '$.shift_id') = ?",
+        (after, shift_id),
+    ).fetchone()
+    return opening_float + int(cash) + int(moved)

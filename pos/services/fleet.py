@@ -21,7 +21,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 
@@ -94,6 +94,38 @@ def ledger_health(data_dir: Path) -> HealthRecord:
         # Someone damaged the record: say so rather than claim a health nobody checked.
         log.warning("%s cannot be read (%s); reporting the ledger as failed", path, exc)
         return HealthRecord(LedgerHealth.FAILED, printable_problem(f"{HEALTH_FILE} is unreadable"))
+
+
+#: How old the last verification may be before ``pos sync`` verifies the ledger again.
+RECHECK_AFTER = timedelta(hours=1)
+
+
+def check_ledger(data_dir: Path, *, unless_checked_within: timedelta | None = None) -> HealthRecord:
+    """Verify the ledger now (the journal's chain and every table derived from it, as ``pos ledger
+    verify`` does) and keep the outcome for head office; return it.
+
+    With ``unless_checked_within``, a verification at least that recent is kept as it is (a
+    failure is always verified again). The sync loop calls this when it starts and ``pos sync``
+    before its round, so a till whose ledger was altered says so with its next request."""
+    if unless_checked_within is not None:
+        last = ledger_health(data_dir)
+        if last.health is LedgerHealth.OK and last.checked_at:
+            try:
+                checked = datetime.fromisoformat(last.checked_at)
+            except ValueError:
+                checked = None
+            if checked is not None and datetime.now(UTC) - checked < unless_checked_within:
+                return last
+    from pos.services.reports import verify_ledger
+
+    result = verify_ledger(data_dir)
+    try:
+        record_ledger_health(data_dir, ok=result.ok, problem=result.problem)
+    except OSError as exc:
+        log.warning("could not record the ledger's health for head office: %s", exc)
+    if not result.ok:
+        log.error("the ledger failed verification: %s", result.problem)
+    return ledger_health(data_dir)
 
 
 def terminal_report(terminal: Terminal) -> TerminalReport:

@@ -19,8 +19,10 @@ written or both not, so the next round resumes exactly where the last committed 
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -34,6 +36,7 @@ import sqlite_utils
 from pos.config import update_config
 from pos.ledger import journal, staff, state
 from pos.ledger.db import Ledger
+from pos.services import fleet
 from pos.services.fleet import report_source
 from pos.services.terminal import Terminal
 from sync.client import CentralClient, Rejected, SyncFailure
@@ -553,8 +556,11 @@ def make_engine(
 def sync_once(
     terminal: Terminal, *, wait_for_lock: float = 30.0, http: httpx.Client | None = None
 ) -> RoundReport:
-    """One round now (``pos sync``): waits up to ``wait_for_lock`` s for a round the app is running."""
+    """One round now (``pos sync``): waits up to ``wait_for_lock`` s for a round the app is running.
+
+    The ledger is verified first unless that passed within the hour, so the round reports its health."""
     engine = make_engine(terminal, http=http)
+    fleet.check_ledger(terminal.data_dir, unless_checked_within=fleet.RECHECK_AFTER)
     try:
         report = engine.round(wait_for_lock=wait_for_lock)
     finally:
@@ -562,6 +568,13 @@ def sync_once(
     if report.pages:
         terminal.reload_settings()
     return report
+
+
+def _verify_quietly(data_dir: Path) -> None:
+    try:
+        fleet.check_ledger(data_dir)
+    except Exception:  # a background check must never take the app down; the log says why
+        logging.getLogger(__name__).exception("verifying the ledger failed")
 
 
 #: Seconds the background loop's long-poll asks head office to hold (the server caps it at 30;
@@ -582,6 +595,10 @@ def start_background_sync(
     Between rounds the loop waits on head office's change feed (a long-poll of ``watch`` seconds;
     None: every ``interval`` seconds instead), so a price saved at head office arrives at once."""
     engine = make_engine(terminal, on_progress=on_progress)
+    # Verify the ledger off the UI thread; the next request reports the outcome to head office.
+    threading.Thread(
+        target=_verify_quietly, args=(terminal.data_dir,), name="ledger-verify", daemon=True
+    ).start()
     loop = SyncLoop(
         engine, interval=interval, watch=watch, on_round=on_round, on_stop=engine.client.http.close
     )
