@@ -332,6 +332,10 @@ async def changes_feed(
     while not page.changes and time.monotonic() < deadline:
         await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
         page = await run_in_threadpool(read)
+    if wait > 0:
+        # The till was in touch all along: its last contact is the end of the wait, not the start
+        # (throttled like every contact, so a wait answered at once writes nothing more).
+        await run_in_threadpool(_still_there, request, terminal.id)
     return ChangesPage(
         changes=page.changes,
         cursor=changes.encode_cursor(page.next_seq),
@@ -339,6 +343,14 @@ async def changes_feed(
         snapshot=page.snapshot,
         server_time=iso(utcnow()),
     )
+
+
+def _still_there(request: Request, terminal_id: int) -> None:
+    settings = request.app.state.settings
+    with _db(request).begin() as conn:
+        fleet.note_still_there(
+            conn, terminal_id, now=utcnow(), write_every=timedelta(seconds=settings.seen_write_every_seconds)
+        )
 
 
 @router.get(

@@ -103,6 +103,17 @@ def main(verbose: bool) -> None:
     )
 
 
+def _check_version(value: str | None) -> str | None:
+    from packaging.version import InvalidVersion, Version
+
+    if value is None:
+        return None
+    try:
+        return str(Version(value))
+    except InvalidVersion:
+        raise click.BadParameter(f"{value!r} is not a version number such as 1.4.0") from None
+
+
 @main.command()
 @database_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -131,8 +142,33 @@ def main(verbose: bool) -> None:
     type=click.IntRange(1, 64),
     help="Server processes sharing the port (PostgreSQL; use about one per CPU core).",
 )
+@click.option(
+    "--offline-after",
+    "offline_after",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(min=60.0),
+    metavar="SECONDS",
+    help="/hq Fleet shows a terminal offline when its last contact is older than this.",
+)
+@click.option(
+    "--min-app-version",
+    "min_app_version",
+    default=None,
+    callback=lambda _ctx, _param, value: _check_version(value),
+    metavar="VERSION",
+    help="/hq Fleet marks tills older than this version outdated (besides those older than the "
+    "newest version in the fleet).",
+)
 def serve(
-    database: str | None, host: str, port: int, public_url: str | None, pool_size: int, workers: int
+    database: str | None,
+    host: str,
+    port: int,
+    public_url: str | None,
+    pool_size: int,
+    workers: int,
+    offline_after: float,
+    min_app_version: str | None,
 ) -> None:
     """Run the server: terminal API, shopper pages and head-office pages."""
     import os
@@ -148,6 +184,8 @@ def serve(
         port=port,
         pool_size=pool_size,
         secure_cookies=(public_url or "").startswith("https://"),
+        offline_after_seconds=offline_after,
+        min_app_version=min_app_version,
     )
     # Open and migrate once before announcing anything: a wrong role, a missing database or a
     # mistyped SQLite path is one line and exit 1, not a trace after "serving". It also keeps

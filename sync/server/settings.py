@@ -39,6 +39,9 @@ class ServerSettings:
     #: /hq Fleet shows a terminal offline when its last contact is older than this (seconds). Keep
     #: it above seen_write_every_seconds plus a till's sync interval plus max_wait_seconds.
     offline_after_seconds: float = 300.0
+    #: /hq Fleet marks tills running an app version older than this (PEP 440, e.g. "1.4.0") as
+    #: outdated, besides those older than the newest version seen in the fleet. None: no minimum.
+    min_app_version: str | None = None
     #: Sign-in attempts allowed per e-mail (and per client address) in ``login_window_seconds``.
     login_attempts_allowed: int = 10
     login_window_seconds: int = 900

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from packaging.version import InvalidVersion, Version
 from sqlalchemy import Connection, and_, case, func, select
 
 from sync.server import schema
@@ -167,8 +168,16 @@ def _top_products(conn: Connection, store_id: int, since: datetime, until: datet
 
 # --- the fleet ---------------------------------------------------------------------------------------
 
-STALE_AFTER = timedelta(hours=1)
 CLOCK_OFFSET_WARNING_MS = 120_000
+
+
+class FleetState:
+    """What /hq Fleet says of a terminal, most urgent first (see :func:`terminal_state`)."""
+
+    REVOKED = "revoked"
+    NEVER = "never synced"
+    ONLINE = "online"
+    OFFLINE = "offline"
 
 
 @dataclass(frozen=True)
@@ -178,36 +187,107 @@ class TerminalStatus:
     name: str
     store_code: str
     store_name: str
+    #: The store's time zone: every time on the page is shown in it.
+    timezone: str
     enrolled_at: datetime
-    last_sync: datetime | None
+    #: Last contact of any kind (pull, push, long-poll, stock look-up); None: never in touch.
+    last_contact: datetime | None
+    last_push: datetime | None
     queued: int
     high_seq: int
     clock_offset_ms: int | None
     revoked_at: datetime | None
-    #: How long since the terminal last pushed; None if it never has.
-    lag: timedelta | None
+    app_version: str | None
+    platform: str | None
+    ledger_schema: str | None
+    #: protocol.LedgerHealth value ('ok', 'unchecked', 'failed') or None when never reported.
+    ledger_health: str | None
+    ledger_problem: str | None
+    state: str
+    #: The app version is older than the newest in the fleet or the configured minimum.
+    outdated: bool
+    #: How long since the last contact; None if there never was one.
+    silent_for: timedelta | None
 
     @property
-    def stale(self) -> bool:
-        return self.revoked_at is None and (self.lag is None or self.lag > STALE_AFTER)
+    def ledger_failed(self) -> bool:
+        return self.ledger_health == "failed"
 
     @property
     def clock_off(self) -> bool:
         return self.clock_offset_ms is not None and abs(self.clock_offset_ms) > CLOCK_OFFSET_WARNING_MS
 
+    def local(self, moment: datetime | None) -> str:
+        """``moment`` in the store's time zone, e.g. '2026-12-02 09:14 CET'; '–' for None."""
+        if moment is None:
+            return "–"
+        return moment.astimezone(_zone(self.timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
-def fleet(conn: Connection, now: datetime) -> list[TerminalStatus]:
+
+@dataclass(frozen=True)
+class FleetRules:
+    """How the fleet page judges terminals (``ServerSettings``: offline_after_seconds,
+    min_app_version)."""
+
+    offline_after: timedelta
+    min_app_version: str | None = None
+
+
+def terminal_state(
+    *, revoked: bool, last_contact: datetime | None, now: datetime, offline_after: timedelta
+) -> str:
+    """Online or offline by the last contact of any kind -- never by the last push, so a till
+    that has nothing to send but keeps asking for news is online."""
+    if revoked:
+        return FleetState.REVOKED
+    if last_contact is None:
+        return FleetState.NEVER
+    return FleetState.ONLINE if now - last_contact <= offline_after else FleetState.OFFLINE
+
+
+def parse_version(text: str | None) -> Version | None:
+    """A PEP 440 version, or None for none or one that is not (shown, never marked outdated)."""
+    if not text:
+        return None
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def newest_version(versions: list[str | None]) -> Version | None:
+    parsed = [v for v in map(parse_version, versions) if v is not None]
+    return max(parsed, default=None)
+
+
+def is_outdated(version: str | None, *, newest: Version | None, minimum: Version | None) -> bool:
+    """Older than the newest version any active terminal runs, or than the configured minimum."""
+    mine = parse_version(version)
+    if mine is None:
+        return False
+    return (newest is not None and mine < newest) or (minimum is not None and mine < minimum)
+
+
+def fleet(conn: Connection, now: datetime, rules: FleetRules | None = None) -> list[TerminalStatus]:
     """Every terminal with what it last reported, by store then terminal code."""
+    rules = rules or FleetRules(offline_after=timedelta(minutes=5))
     t, st = schema.terminals, schema.stores
     rows = conn.execute(
-        select(t, st.c.code.label("store_code"), st.c.name.label("store_name"))
+        select(
+            t,
+            st.c.code.label("store_code"),
+            st.c.name.label("store_name"),
+            st.c.timezone.label("store_timezone"),
+        )
         .select_from(t.join(st, st.c.id == t.c.store_id))
         .order_by(st.c.code, t.c.code)
-    )
+    ).all()
+    newest = newest_version([r.app_version for r in rows if r.revoked_at is None])
+    minimum = parse_version(rules.min_app_version)
     result = []
     for r in rows:
-        last_sync = r.last_push_at or r.last_seen_at
-        last_sync = utc(last_sync) if last_sync is not None else None
+        contact = utc(r.last_seen_at) if r.last_seen_at is not None else None
+        revoked_at = utc(r.revoked_at) if r.revoked_at is not None else None
         result.append(
             TerminalStatus(
                 terminal_id=r.id,
@@ -215,13 +295,27 @@ def fleet(conn: Connection, now: datetime) -> list[TerminalStatus]:
                 name=r.name,
                 store_code=r.store_code,
                 store_name=r.store_name,
+                timezone=r.store_timezone,
                 enrolled_at=utc(r.enrolled_at),
-                last_sync=last_sync,
+                last_contact=contact,
+                last_push=utc(r.last_push_at) if r.last_push_at is not None else None,
                 queued=int(r.last_queued or 0),
                 high_seq=int(r.last_high_seq or 0),
                 clock_offset_ms=r.clock_offset_ms,
-                revoked_at=utc(r.revoked_at) if r.revoked_at is not None else None,
-                lag=max(now - last_sync, timedelta(0)) if last_sync is not None else None,
+                revoked_at=revoked_at,
+                app_version=r.app_version,
+                platform=r.platform,
+                ledger_schema=r.ledger_schema,
+                ledger_health=r.ledger_health,
+                ledger_problem=r.ledger_problem,
+                state=terminal_state(
+                    revoked=revoked_at is not None,
+                    last_contact=contact,
+                    now=now,
+                    offline_after=rules.offline_after,
+                ),
+                outdated=is_outdated(r.app_version, newest=newest, minimum=minimum),
+                silent_for=max(now - contact, timedelta(0)) if contact is not None else None,
             )
         )
     return result

@@ -2,7 +2,8 @@
 
 - ``GET /hq``: today and the last 30 days per store: sales, amount, the share claimed by online
   accounts, top products, a daily chart.
-- ``GET /hq/fleet``: every terminal's last sync, queued events, lag, clock offset, revoked or not.
+- ``GET /hq/fleet``: every terminal per store: online or offline by its last contact, queued
+  entries, app version (outdated marked), ledger health, enrolled but never synced, revoked.
 - ``GET /hq/problems``: conflicts and quarantined journal entries to look at.
 - ``GET/POST /hq/signin``, ``POST /hq/signout``.
 
@@ -11,7 +12,7 @@ Every page needs an admin session; without one it redirects (303) to the sign-in
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -22,6 +23,7 @@ from sync.server.web.accounts import WebSession, now_utc
 from sync.server.web.charts import daily_sales_chart
 from sync.server.web.figures import (
     DayFigures,
+    FleetRules,
     describe_offset,
     describe_span,
     fleet,
@@ -96,14 +98,19 @@ def dashboard(request: Request) -> Response:
 
 @router.get("/fleet")
 def fleet_page(request: Request) -> Response:
-    """Every terminal: last sync, queued events, lag, clock offset, revoked or not."""
+    """Every terminal: online or offline by last contact, queue, version, ledger health, revoked."""
     session, email = _admin(request)
     if session is None or email is None:
         return _to_signin()
     now = now_utc(request)
+    settings = request.app.state.settings
+    rules = FleetRules(
+        offline_after=timedelta(seconds=settings.offline_after_seconds),
+        min_app_version=settings.min_app_version,
+    )
     with _engine(request).connect() as conn:
-        terminals = fleet(conn, now)
-    return _page(request, "hq/fleet.html", session, email, terminals=terminals, now=now)
+        terminals = fleet(conn, now, rules)
+    return _page(request, "hq/fleet.html", session, email, terminals=terminals, now=now, rules=rules)
 
 
 @router.get("/problems")
