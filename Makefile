@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck install install-dev bench clean wheels msi
+.PHONY: demo test lint typecheck install install-dev bench clean wheels msi bundle packaging
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,32 @@ bench: install-dev
 # The two distributions, for an index or `pip install --find-links dist/ pos-central` on a server.
 wheels: install-dev
 	$(BIN)/python -m pip wheel -q --no-deps -w dist . packaging/pos-central
+
+$(VENV)/.installed-packaging: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e '.[packaging]'
+	touch $@
+
+# The till as a PyInstaller one-folder bundle, dist/pos/ with the executable dist/pos/pos
+# (packaging/pos.spec; docs/deploying.md, "The bundle"). Rebuilt only when the code, the resources or
+# the spec changed. PYINSTALLER=path uses that PyInstaller instead of .venv's (the tests pass theirs).
+BUNDLE_INPUTS := packaging/pos.spec packaging/pos_main.py pyproject.toml \
+	$(shell find pos sync resources -type f -not -path '*/__pycache__/*' 2>/dev/null)
+ifeq ($(origin PYINSTALLER), undefined)
+PYINSTALLER   := $(BIN)/pyinstaller
+BUNDLE_TOOL   := $(VENV)/.installed-packaging
+endif
+
+bundle: dist/pos/pos
+
+dist/pos/pos: $(BUNDLE_TOOL) $(BUNDLE_INPUTS)
+	nice -n 15 $(PYINSTALLER) --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller \
+		packaging/pos.spec
+	touch $@
+
+# Build every installer artefact (.ci/run runs this before `make test`; the tests on the artefacts are
+# in the suite and call `make <artefact>`, which is then up to date).
+packaging: bundle
 
 # The Windows installer, authored with wixl from the bundle tree dist/pos/ (docs/deploying.md says
 # why the tree built on Linux stands in for the Windows bundle here).
