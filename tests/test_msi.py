@@ -152,14 +152,26 @@ def test_msi_lists_every_file_of_the_bundle_and_writes_branch_conf_from_properti
     }
     conditions = {row[0]: row[4] for row in table(out, "Component")}
     assert [conditions[f"branch_{key}"] for key in ("server", "store", "code")] == ["SERVER", "STORE", "CODE"]
+    # Older and same versions are replaced (a rebuild has a new ProductCode); newer ones refuse.
+    upgrade = sorted((row[1], row[2], row[4], row[6]) for row in table(out, "Upgrade"))
+    assert upgrade == [
+        ("", "1.2.3", "513", "WIX_UPGRADE_DETECTED"),
+        ("1.2.3", "", "2", "WIX_DOWNGRADE_DETECTED"),
+    ]
     sequence = {row[0] for row in table(out, "InstallExecuteSequence")}
     assert {"WriteIniValues", "RemoveExistingProducts"} <= sequence
     assert "RemoveIniValues" not in sequence  # uninstall keeps branch.conf
     directories = {row[0]: row for row in table(out, "Directory")}
     assert directories["INSTALLDIR"][1:] == ["ProgramFiles64Folder", "Storelink POS"]
     assert directories["BRANCHDIR"][1:] == ["CommonAppDataFolder", "Storelink POS"]
-    assert [row[:3] for row in table(out, "MsiLockPermissionsEx")] == [
-        ["branch_acl", "BRANCHDIR", "CreateFolder"]
+    # Windows applies this ACL to the folder (wine does not: see docs/deploying.md).
+    assert [row[:4] for row in table(out, "MsiLockPermissionsEx")] == [
+        [
+            "branch_acl",
+            "BRANCHDIR",
+            "CreateFolder",
+            "D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1301bf;;;BU)",
+        ]
     ]
 
     # Component GUIDs follow the file's path, so version N+1 keeps them for the files it keeps.
@@ -185,6 +197,9 @@ def test_wine_install_upgrade_and_uninstall(
     n1 = msi.build(
         make_tree(tmp_path / "n1", BUNDLE_N1), tmp_path / "dist" / "storelink-pos-0.1.1.msi", "0.1.1"
     )
+
+    # The same version built again: a new ProductCode, as every build has.
+    rebuilt = msi.build(tmp_path / "n1", tmp_path / "dist" / "rebuilt" / "storelink-pos-0.1.1.msi", "0.1.1")
 
     # Install N the way IT's deployment tool does.
     assert wine.msiexec("/i", str(n), "/qn", f"SERVER={SERVER}", f"STORE={STORE}", f"CODE={CODE}") == 0
@@ -216,6 +231,12 @@ def test_wine_install_upgrade_and_uninstall(
     assert installed_files(wine.program_files) == BUNDLE_N1
     assert [p["DisplayVersion"] for p in wine.products()] == ["0.1.1"]
     assert conf.read_bytes() == before
+
+    # A rebuild of the same version (a new ProductCode) replaces it too, never installs beside it.
+    assert wine.msiexec("/i", str(rebuilt), "/qn") == 0
+    assert [p["DisplayVersion"] for p in wine.products()] == ["0.1.1"]
+    assert installed_files(wine.program_files) == BUNDLE_N1
+    n1 = rebuilt
 
     # A reinstall of N+1 given only SERVER changes that key and keeps the rest.
     assert (

@@ -11,13 +11,16 @@ same tools on Windows). Then ``msibuild`` (same msitools) adds what wixl 0.101 c
   own *transitive* component conditioned on its property, so an upgrade or repair run without the
   properties leaves the file as it is (and never writes ``server=`` empty). ``RemoveIniValues`` is
   deliberately not scheduled: uninstalling keeps branch.conf;
-* ``MsiLockPermissionsEx`` (Windows Installer 5) on that folder: a protected ACL with full control
-  for SYSTEM and Administrators and modify for ``TILLUSER`` (an SDDL account: a SID, or the
-  default ``BU``, the local Users group) so the till can remove the used code;
+* ``MsiLockPermissionsEx`` (Windows Installer 5) on that folder: a protected ACL (nothing inherited
+  from ProgramData) with full control for SYSTEM and Administrators and modify for the local Users
+  group, so the till's account can remove the used code. Its SDDL cannot take a property (Windows
+  Installer does not format properties in it), so narrowing it to one account is a step after the
+  install (docs/deploying.md). Wine does not apply it: this part is untested here;
 * ``SecureCustomProperties`` so the properties reach the elevated install on Windows.
 
 Product identity: the UpgradeCode is fixed (below), the ProductCode is new for every build, and
-``MajorUpgrade`` removes any older version before installing (a newer one refuses a downgrade).
+``MajorUpgrade`` removes any older or same version before installing (a newer one refuses a
+downgrade).
 Component GUIDs are derived from the file's path in the bundle, so they stay the same across
 versions. Usage (``make msi`` runs it)::
 
@@ -50,9 +53,12 @@ FOLDER = "Storelink POS"
 BRANCH_KEYS = (("SERVER", "server"), ("STORE", "store"), ("CODE", "code"))
 BRANCH_FILE = "branch.conf"
 BRANCH_SECTION = "branch"
-#: Modify (read, write, execute, delete) for the till's account; full control for the system.
-BRANCH_SDDL = "D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1301bf;;;[TILLUSER])"
-EXECUTABLES = ("pos.exe", "pos")
+#: Protected (P), inherited by files (OICI): full control (FA) for SYSTEM and Administrators, modify
+#: (0x1301bf: read, write, execute, delete) for the local Users group (BU).
+BRANCH_SDDL = "D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1301bf;;;BU)"
+#: The Start-menu shortcut starts the first of these the bundle has: a windowed (no console) EXE
+#: if the spec makes one, else pos.exe; ``pos`` is the Linux tree CI authors from.
+EXECUTABLES = ("posw.exe", "pos.exe", "pos")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -86,7 +92,7 @@ def find_executable(bundle: Path) -> str:
     for name in EXECUTABLES:
         if (bundle / name).is_file():
             return name
-    raise SystemExit(f"{bundle}: no {' or '.join(EXECUTABLES)} in it; build the bundle first (make bundle)")
+    raise SystemExit(f"{bundle}: no {', '.join(EXECUTABLES)} in it; build the bundle first (make bundle)")
 
 
 def wxs(bundle: Path, version: str) -> tuple[str, list[str]]:
@@ -136,7 +142,6 @@ def wxs(bundle: Path, version: str) -> tuple[str, list[str]]:
              Description="{PRODUCT_NAME} {version}" Comments="Point-of-sale till" />
     <MajorUpgrade DowngradeErrorMessage="A newer version of {PRODUCT_NAME} is already installed." />
     <MediaTemplate EmbedCab="yes" />
-    <Property Id='TILLUSER' Value='BU'/>
     <Directory Id="TARGETDIR" Name="SourceDir">
       <Directory Id="ProgramFiles64Folder">
         <Directory Id="INSTALLDIR" Name="{FOLDER}">
@@ -179,7 +184,7 @@ def _q(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def post_sql() -> list[str]:
+def post_sql(version: str) -> list[str]:
     """The msibuild queries that add what wixl cannot author (see the module docstring)."""
     queries = [
         "CREATE TABLE `IniFile` (`IniFile` CHAR(72) NOT NULL, `FileName` CHAR(255) NOT NULL LOCALIZABLE, "
@@ -194,6 +199,12 @@ def post_sql() -> list[str]:
         # WriteIniValues runs after InstallFiles and before the product registers, as in the
         # standard sequence; RemoveIniValues is left out on purpose (uninstall keeps the file).
         "INSERT INTO `InstallExecuteSequence` (`Action`, `Sequence`) VALUES ('WriteIniValues', 5100)",
+        # wixl has no AllowSameVersionUpgrades: without it a rebuild of the same version (a new
+        # ProductCode) would install beside the old one. 513 = migrate features + max inclusive;
+        # Attributes is part of the table's key, so the row is replaced rather than updated.
+        "DELETE FROM `Upgrade` WHERE `ActionProperty` = 'WIX_UPGRADE_DETECTED'",
+        "INSERT INTO `Upgrade` (`UpgradeCode`, `VersionMax`, `Attributes`, `ActionProperty`) "
+        f"VALUES ('{{{UPGRADE_CODE}}}', '{msi_version(version)}', 513, 'WIX_UPGRADE_DETECTED')",
     ]
     for prop, key in BRANCH_KEYS:
         queries.append(
@@ -206,7 +217,7 @@ def post_sql() -> list[str]:
             f"UPDATE `Component` SET `Condition` = '{prop}', `Attributes` = 320 "
             f"WHERE `Component` = 'branch_{key}'"
         )
-    secure = ";".join(p for p, _ in BRANCH_KEYS) + ";TILLUSER"
+    secure = ";".join(p for p, _ in BRANCH_KEYS)
     queries.append(
         "UPDATE `Property` SET `Value` = 'WIX_DOWNGRADE_DETECTED;WIX_UPGRADE_DETECTED;"
         f"{secure}' WHERE `Property` = 'SecureCustomProperties'"
@@ -229,7 +240,7 @@ def build(bundle: Path, out: Path, version: str, *, wixl: str = "wixl", msibuild
     subprocess.run(
         [wixl, "-a", "x64", "-o", str(tmp.resolve()), str(wxs_path.resolve())], check=True, cwd=bundle
     )
-    for query in post_sql():
+    for query in post_sql(version):
         subprocess.run([msibuild, str(tmp), "-q", query], check=True)
     os.replace(tmp, out)
     return out
