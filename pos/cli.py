@@ -116,11 +116,83 @@ def cli(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
         ctx.invoke(gui)
 
 
+HEADLESS_ADVICE = (
+    "run `pos` in the desktop session of the till's screen, or without a screen with "
+    "`xvfb-run pos ...` (or QT_QPA_PLATFORM=offscreen for no window at all)"
+)
+
+
+def _x_server_answers(display: str) -> bool:
+    """Whether an X server listens at ``display`` (``:0``, ``:0.0``, ``unix:1``, ``host:0``)."""
+    import socket
+
+    host, _, rest = display.rpartition(":")
+    number = rest.split(".", 1)[0]
+    if not number.isdigit():
+        return False
+    if host in ("", "unix") or host.startswith("/"):
+        path = host if host.startswith("/") else f"/tmp/.X11-unix/X{number}"
+        for address in (path, "\0" + path):  # the socket file, or Linux's abstract socket
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(2)
+                try:
+                    sock.connect(address)
+                    return True
+                except OSError:
+                    continue
+        return False
+    try:
+        with socket.create_connection((host, 6000 + int(number)), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def display_problem(env: dict[str, str] | None = None) -> str | None:
+    """Why the cashier window cannot open on this Linux machine, in words; None when it can (or
+    when Qt's platform was chosen explicitly with QT_QPA_PLATFORM, or on Windows and macOS).
+
+    Without this, Qt aborts with a message about ``libxcb-cursor0`` even when it is installed."""
+    import os
+
+    env = dict(os.environ) if env is None else env
+    if not sys.platform.startswith("linux") or env.get("QT_QPA_PLATFORM"):
+        return None
+    wayland = env.get("WAYLAND_DISPLAY", "")
+    if wayland:
+        runtime = env.get("XDG_RUNTIME_DIR", "")
+        socket_path = Path(wayland) if wayland.startswith("/") else Path(runtime) / wayland
+        if socket_path.exists():
+            return None
+    display = env.get("DISPLAY", "")
+    if not display:
+        if wayland:
+            return f"no display found: the Wayland display {wayland} is not there and DISPLAY is not set; {HEADLESS_ADVICE}"
+        return f"no display found (DISPLAY and WAYLAND_DISPLAY are not set); {HEADLESS_ADVICE}"
+    if not _x_server_answers(display):
+        return f"no display found: nothing answers at DISPLAY={display}; {HEADLESS_ADVICE}"
+    import ctypes.util
+
+    if ctypes.util.find_library("xcb-cursor") is None:
+        return (
+            "Qt's X11 libraries are missing: install them with `sudo apt install libxcb-cursor0 "
+            "libxkbcommon-x11-0 libegl1` (see README.md)"
+        )
+    return None
+
+
+def _need_display() -> None:
+    problem = display_problem()
+    if problem:
+        _fail(problem)
+
+
 @cli.command()
 @data_dir_option
 @click.pass_context
 def gui(ctx: click.Context, data_dir: Path | None) -> None:
     """Start the cashier GUI (what `pos` with no command does)."""
+    _need_display()
     try:
         from pos.app import main_gui
     except ImportError:
@@ -138,6 +210,7 @@ def gui(ctx: click.Context, data_dir: Path | None) -> None:
 @click.pass_context
 def demo(ctx: click.Context, data_dir: Path | None, standalone: bool) -> None:
     """Start a demo: embedded central server, demo store, staff and catalog, GUI and customer display."""
+    _need_display()
     try:
         from pos.app import main_demo
     except ImportError:

@@ -10,6 +10,10 @@ The standalone demo (:func:`prepare_demo`) sets up a terminal with no server in 
 Member codes are verified with a demo public key kept in the terminal's config;
 :func:`demo_member_code` makes one to scan.
 
+Set-up is all or nothing: while it runs, a ``demo.building`` file lists what the folder held
+before. A set-up that fails removes what it made; one that was killed is cleared by the next run
+(see :func:`_begin_set_up`), so a second run never trips over a half-built first one.
+
 Either way the store sells in euros with German prices (tax-inclusive, 19 % and 7 %); the cashier's
 language can be switched on the sign-in screen, which shows the demo PINs.
 """
@@ -18,6 +22,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
+import shutil
 import socket
 import tempfile
 import threading
@@ -66,6 +72,44 @@ class Demo:
     products: int
 
 
+_BUILDING = "demo.building"
+
+
+def _begin_set_up(folder: Path) -> None:
+    """Start a first-time set-up in ``folder``: clear what an earlier, unfinished one left, and
+    note what the folder holds now (which a failed set-up must leave alone)."""
+    building = folder / _BUILDING
+    if building.exists():
+        _discard_set_up(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    before = sorted(p.name for p in folder.iterdir())
+    building.write_text(json.dumps(before), encoding="utf-8")
+
+
+def _discard_set_up(folder: Path) -> None:
+    """Remove what the unfinished set-up in ``folder`` made: everything not listed in its marker."""
+    building = folder / _BUILDING
+    try:
+        kept = set(json.loads(building.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return  # no (readable) marker: nothing here is known to be ours
+    for path in folder.iterdir():
+        if path.name in kept or path.name == _BUILDING:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    building.unlink(missing_ok=True)
+    if not kept:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _finish_set_up(folder: Path) -> None:
+    (folder / _BUILDING).unlink(missing_ok=True)
+
+
 def demo_catalog() -> Path:
     return resource_path("demo", "catalog.csv")
 
@@ -82,7 +126,18 @@ def prepare_demo(
     marker = folder / "demo.ready"
     if marker.exists():
         return Demo(folder, DEMO_STAFF, int(marker.read_text() or 0))
-    folder.mkdir(parents=True, exist_ok=True)
+    _begin_set_up(folder)
+    try:
+        products = _set_up_standalone(folder, catalog, store)
+        marker.write_text(str(products))
+    except BaseException:
+        _discard_set_up(folder)
+        raise
+    _finish_set_up(folder)
+    return Demo(folder, DEMO_STAFF, products)
+
+
+def _set_up_standalone(folder: Path, catalog: Path | None, store: dict[str, object] | None) -> int:
     signing = Ed25519PrivateKey.generate()
     (folder / _KEY_FILE).write_bytes(signing.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
     update_config(
@@ -107,8 +162,7 @@ def prepare_demo(
         staff_service.sign_out(terminal)
     finally:
         close_terminal(terminal)
-    marker.write_text(str(products))
-    return Demo(folder, DEMO_STAFF, products)
+    return products
 
 
 def demo_member_code(data_dir: Path, member_id: int, now: datetime) -> str:
@@ -278,12 +332,18 @@ def prepare_full_demo(
         raise DemoError(
             f"{folder} holds the standalone demo: use `pos demo --standalone` or another --data-dir"
         )
-    if (folder / "ledger.sqlite3").exists() and not (folder / _FULL_MARKER).exists():
+    first_time = not (folder / _FULL_MARKER).exists()
+    if first_time and (folder / _BUILDING).exists():
+        _discard_set_up(folder)  # an earlier first run was killed half-way: start afresh
+    if (folder / "ledger.sqlite3").exists() and first_time:
         raise DemoError(f"{folder} holds a terminal that is not the demo's: give another --data-dir")
-    database = folder / CENTRAL_DIR / "central.sqlite3"
-    prepare_central(database, catalog=catalog)
-    central = start_central(database, port)
+    if first_time:
+        _begin_set_up(folder)
+    central: EmbeddedCentral | None = None
     try:
+        database = folder / CENTRAL_DIR / "central.sqlite3"
+        prepare_central(database, catalog=catalog)
+        central = start_central(database, port)
         config = load_config(folder)
         if not config.enrolled:
             _enroll_demo_terminal(folder, central)
@@ -292,8 +352,13 @@ def prepare_full_demo(
             update_config(folder, server_url=central.url, public_url=central.url)
         (folder / _FULL_MARKER).write_text(central.url)
     except BaseException:
-        central.stop()
+        if central is not None:
+            central.stop()
+        if first_time:
+            _discard_set_up(folder)
         raise
+    if first_time:
+        _finish_set_up(folder)
     return FullDemo(data_dir=folder, pins=DEMO_STAFF, central=central, admin=DEMO_ADMIN)
 
 

@@ -4,6 +4,7 @@ clear message and a non-zero exit status -- never a traceback; `--verbose` shows
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
@@ -343,3 +344,50 @@ def test_store_add_refuses_an_unknown_timezone_naming_the_nearest(central_db: Da
     assert ok.exit_code == 0, ok.output
     with central_db.begin() as conn:
         assert conn.execute(select(schema.stores.c.timezone)).scalar_one() == "Europe/Berlin"
+
+
+# --- no display -------------------------------------------------------------------------------------------
+
+
+def _without_display(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    return {**env, **extra}
+
+
+@pytest.mark.parametrize("command", ["gui", "demo"])
+def test_pos_without_a_display_says_so_and_how_to_run_headless(command: str, tmp_path: Path) -> None:
+    for env, expected in (
+        (_without_display(), "no display found (DISPLAY and WAYLAND_DISPLAY are not set)"),
+        (_without_display(DISPLAY=":93"), "no display found: nothing answers at DISPLAY=:93"),
+    ):
+        done = subprocess.run(
+            [str(POS), "--data-dir", str(tmp_path / "till"), command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 1
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and expected in lines[0] and "xvfb-run pos" in lines[0], done.stderr
+        assert "libxcb-cursor0" not in done.stderr
+        assert not (tmp_path / "till").exists()
+
+
+def test_a_real_x_server_is_found() -> None:
+    """Under xvfb-run (a real X server) the check passes: it does not refuse working displays."""
+    done = subprocess.run(
+        [
+            "xvfb-run",
+            "-a",
+            sys.executable,
+            "-c",
+            "from pos.cli import display_problem; print(repr(display_problem()))",
+        ],
+        env=_without_display(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "None"

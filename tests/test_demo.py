@@ -26,6 +26,7 @@ from pos.demo import (
     prepare_demo,
     prepare_full_demo,
 )
+from pos.ledger.catalog import CatalogRefused
 from pos.services import sale as sale_service
 from pos.services import staff as staff_service
 from pos.services.terminal import open_terminal
@@ -176,3 +177,76 @@ def test_running_the_full_demo_again_reuses_its_store_and_enrolled_till(
 def test_the_full_demo_refuses_a_folder_that_holds_another_terminal(demo_dir: Path) -> None:
     with pytest.raises(DemoError, match="standalone demo"):
         prepare_full_demo(demo_dir, port=None)
+
+
+BAD_CATALOG = "sku,name,price,tax_rate,barcodes,unit\nX1,Broken,1.999,19,,piece\n"
+
+
+def test_a_failed_standalone_set_up_leaves_nothing_and_the_next_run_succeeds(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(BAD_CATALOG, encoding="utf-8")
+    folder = tmp_path / "pos"
+    with pytest.raises(CatalogRefused):
+        prepare_demo(folder, catalog=bad)
+    assert not folder.exists(), sorted(p.name for p in folder.iterdir())
+    # A folder that held something before keeps exactly that.
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(CatalogRefused):
+        prepare_demo(folder, catalog=bad)
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+    demo = prepare_demo(folder)  # not "That PIN is already taken"
+    assert demo.products > 200 and (folder / "demo.ready").exists()
+    assert not (folder / "demo.building").exists()
+
+
+def test_a_killed_standalone_set_up_is_cleared_by_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process killed half-way cannot clean up: the next run finds its marker and starts afresh."""
+    import pos.demo as demo_module
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(BAD_CATALOG, encoding="utf-8")
+    folder = tmp_path / "pos"
+    with monkeypatch.context() as patched:
+        patched.setattr(demo_module, "_discard_set_up", lambda _folder: None)  # as if killed
+        with pytest.raises(CatalogRefused):
+            prepare_demo(folder, catalog=bad)
+    assert (folder / "ledger.sqlite3").exists() and (folder / "demo.building").exists()
+    demo = prepare_demo(folder)
+    with open_terminal(demo.data_dir, daily_backup=False) as terminal:
+        assert staff_service.sign_in(terminal, DEMO_STAFF[0][2]).name == DEMO_STAFF[0][0]
+
+
+def test_a_failed_full_demo_set_up_leaves_nothing_and_the_next_run_succeeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pos.demo as demo_module
+
+    monkeypatch.setenv("STORELINK_SECRETS", "file")
+    folder = tmp_path / "pos"
+    real_enroll = demo_module._enroll_demo_terminal
+
+    def enroll_then_fail(where: Path, central: object) -> None:
+        real_enroll(where, central)  # type: ignore[arg-type]
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(demo_module, "_enroll_demo_terminal", enroll_then_fail)
+        with pytest.raises(OSError, match="disk full"):
+            prepare_full_demo(folder, port=None)
+    assert not folder.exists()
+    with monkeypatch.context() as patched:  # killed after enrolling: the next run starts afresh
+        patched.setattr(demo_module, "_enroll_demo_terminal", enroll_then_fail)
+        patched.setattr(demo_module, "_discard_set_up", lambda _folder: None)
+        with pytest.raises(OSError, match="disk full"):
+            prepare_full_demo(folder, port=None)
+    assert (folder / "ledger.sqlite3").exists()
+    full = prepare_full_demo(folder, port=None)
+    try:
+        with open_terminal(full.data_dir, daily_backup=False) as terminal:
+            assert terminal.config.enrolled and terminal.config.server_url == full.central.url
+    finally:
+        full.central.stop()
+    assert not (folder / "demo.building").exists()
