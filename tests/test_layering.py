@@ -1,4 +1,4 @@
-"""The layers in DESIGN.md, enforced: dependencies point down, Qt stays in the UI, the server
+"""The layers in docs/architecture.md, enforced: dependencies point down, Qt stays in the UI, the server
 stands alone, and the shop's rules do no I/O and read no clock."""
 
 from __future__ import annotations

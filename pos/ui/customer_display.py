@@ -25,7 +25,7 @@ from pos.ui.qr import qr_image
 from pos.ui.views import CompletedSale, LineView, SaleView
 from pos.ui.widgets import label
 
-WINDOW_TITLE = "Customer Display"  # a contract (DESIGN.md): kept in English so tools can find the window
+WINDOW_TITLE = "Customer Display"  # a contract (docs/cashier.md): in English so tools find the window
 CLAIM_TEXT = N_("Scan to add this purchase to your account")
 #: Side of the claim QR on screen. 48 characters of URL fit QR version 5 (37 modules + quiet zone):
 #: about 8 px per module, roughly 2 mm on a 15" screen, which a phone reads from an arm's length.

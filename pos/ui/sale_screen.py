@@ -234,7 +234,7 @@ class SaleScreen(QWidget):
             changing.setFixedHeight(changing.sizeHint().height() + 8)
         self.last_amount.setMinimumWidth(170)
 
-        #: The sale screen's function keys (DESIGN.md contract); the router delivers them from any widget.
+        #: The sale screen's function keys (a contract, docs/cashier.md); the router delivers them from any widget.
         self.function_keys = {
             Qt.Key.Key_F2: self.open_search,
             Qt.Key.Key_F4: self.open_discount,
