@@ -12,12 +12,22 @@ Claim code (printed on the receipt, scanned by the shopper's phone)
     :func:`claim_url` writes the whole URL in upper case so the QR code uses alphanumeric mode.
 
 Member code (shown on the shopper's phone, scanned at the counter)
-    ``SLM`` followed by base32 of::
+    185 ASCII digits: ``9`` and then the 76 bytes below as one big-endian number, zero-padded to
+    184 digits, so the QR code uses numeric mode and fits version 5 at level M (37x37 modules);
+    digits also survive any keyboard layout a scanner types into::
 
-        version (1) | member id (8) | issued at (4, unix seconds) | expires at (4) | Ed25519 sig (64)
+        version (1, = 2) | member id (4) | valid from (4, unix seconds) | valid for (2, seconds)
+        | serial (1) | Ed25519 signature (64) over the first 12 bytes
 
     signed by the central server's key; terminals verify offline with the public key they got at
-    enrollment.
+    enrollment. A code is good for its window (one hour) with a few minutes' leeway for clocks;
+    the account page holds a day of them so the phone works offline. Why this scheme, and what a
+    screenshot allows: docs/member-code.md.
+
+Member short code (printed under the QR, typed by the cashier when a scan fails)
+    12 digits with no meaning of their own: head office keeps which shopper and window each names
+    (sync/server/members.py). A till cannot check it; it goes with the sale and head office
+    decides at push.
 """
 
 from __future__ import annotations
@@ -42,14 +52,6 @@ _CLAIM_HEAD = struct.Struct(">BIH")  # version, terminal id, expiry day
 _CLAIM_NONCE = 12
 _CLAIM_MAC = 11
 _EPOCH_DAY = date(2020, 1, 1)
-
-MEMBER_PREFIX = "SLM"
-MEMBER_VERSION = 1
-MEMBER_TTL_SECONDS = 120  # the page shows a new code every minute; each is good for two
-MEMBER_EXPIRY_LEEWAY_SECONDS = 60  # a terminal clock a little fast still takes a fresh code
-MEMBER_FUTURE_LEEWAY_SECONDS = 300  # a terminal clock a few minutes slow still takes a fresh code
-_MEMBER_HEAD = struct.Struct(">BQII")  # version, member id, issued at, expires at
-_SIG = 64
 
 _BASE32 = re.compile(r"^[A-Z2-7]+$")
 
@@ -201,12 +203,32 @@ def claim_code_from_scan(scanned: str) -> str | None:
 
 # --- member codes -------------------------------------------------------------------------------------
 
+MEMBER_VERSION = 2
+MEMBER_CODE_DIGITS = 185
+MEMBER_WINDOW_SECONDS = 3600  # one code per hour; a screenshot is good for the rest of its hour
+MEMBER_LEEWAY_SECONDS = 300  # a till clock five minutes off either way still takes a current code
+MEMBER_CODE_MAX_USES = 3  # sales one code may be attached to (two tills, a second purchase, ...)
+MEMBER_OFFLINE_HOURS = 26  # codes the account page holds: a day offline and then some
+SHORT_CODE_DIGITS = 12
+_MEMBER_HEAD = struct.Struct(">BIIHB")  # version, member id, valid from, valid for, serial
+_MEMBER_RAW = _MEMBER_HEAD.size + 64
+_MEMBER_NUMBER_DIGITS = MEMBER_CODE_DIGITS - 1
+_DIGITS = re.compile(r"^[0-9]+$")
+
 
 @dataclass(frozen=True)
 class MemberCode:
+    """A verified member code: who, and the window it is good for."""
+
     member_id: int
-    issued_at: datetime
-    expires_at: datetime
+    issued_at: datetime  # start of the window
+    expires_at: datetime  # end of the window (the till allows MEMBER_LEEWAY_SECONDS more)
+    serial: int = 0
+
+    @property
+    def code_id(self) -> str:
+        """The same for every copy of one code: count its uses with this."""
+        return f"{self.member_id}:{int(self.issued_at.timestamp())}:{self.serial}"
 
 
 def new_signing_key() -> Ed25519PrivateKey:
@@ -226,31 +248,68 @@ def load_public_key(raw: bytes) -> Ed25519PublicKey:
 
 
 def make_member_code(
-    *, member_id: int, signing_key: Ed25519PrivateKey, now: datetime, ttl_seconds: int = MEMBER_TTL_SECONDS
+    *,
+    member_id: int,
+    signing_key: Ed25519PrivateKey,
+    now: datetime,
+    ttl_seconds: int = MEMBER_WINDOW_SECONDS,
+    serial: int = 0,
 ) -> str:
-    """A member code for ``member_id`` issued at ``now`` (timezone-aware)."""
-    if not 0 < member_id < 2**63:
+    """A member code for ``member_id`` good from ``now`` (timezone-aware) for ``ttl_seconds``."""
+    if not 0 < member_id < 2**32:
         raise ValueError("member id out of range")
-    issued = int(now.timestamp())
-    head = _MEMBER_HEAD.pack(MEMBER_VERSION, member_id, issued, issued + ttl_seconds)
-    return MEMBER_PREFIX + _b32encode(head + signing_key.sign(head))
+    if not 0 < ttl_seconds < 2**16:
+        raise ValueError("ttl_seconds out of range")
+    if not 0 <= serial < 256:
+        raise ValueError("serial out of range")
+    head = _MEMBER_HEAD.pack(MEMBER_VERSION, member_id, int(now.timestamp()), ttl_seconds, serial)
+    number = int.from_bytes(head + signing_key.sign(head), "big")
+    return "9" + str(number).zfill(_MEMBER_NUMBER_DIGITS)
+
+
+def member_window_start(now: datetime) -> datetime:
+    """The start of the member-code window ``now`` falls in."""
+    stamp = int(now.timestamp())
+    return datetime.fromtimestamp(stamp - stamp % MEMBER_WINDOW_SECONDS, UTC)
+
+
+def member_codes_ahead(
+    *, member_id: int, signing_key: Ed25519PrivateKey, now: datetime, hours: int = MEMBER_OFFLINE_HOURS
+) -> list[tuple[datetime, datetime, str]]:
+    """One code per window from the current one on: ``(valid from, valid until, code)``."""
+    start = member_window_start(now)
+    step = timedelta(seconds=MEMBER_WINDOW_SECONDS)
+    return [
+        (
+            start + k * step,
+            start + (k + 1) * step,
+            make_member_code(member_id=member_id, signing_key=signing_key, now=start + k * step),
+        )
+        for k in range(hours)
+    ]
 
 
 def looks_like_member_code(scanned: str) -> bool:
-    text = scanned.strip().upper()
-    return text.startswith(MEMBER_PREFIX) and len(text) > 100 and bool(_BASE32.match(text[3:]))
+    text = scanned.strip()
+    return len(text) == MEMBER_CODE_DIGITS and text.startswith("9") and bool(_DIGITS.match(text))
+
+
+def looks_like_short_member_code(typed: str) -> bool:
+    text = typed.strip().replace(" ", "").replace("-", "")
+    return len(text) == SHORT_CODE_DIGITS and bool(_DIGITS.match(text))
 
 
 def verify_member_code(text: str, *, public_key: Ed25519PublicKey, now: datetime) -> MemberCode:
     """Check a scanned member code offline: raises MalformedCode, ForgedCode or ExpiredCode."""
-    candidate = text.strip().upper()
-    if not candidate.startswith(MEMBER_PREFIX) or not _BASE32.match(candidate[3:] or "!"):
-        raise MalformedCode("not a member code")
-    raw = _b32decode(candidate[3:])
-    if len(raw) != _MEMBER_HEAD.size + _SIG:
-        raise MalformedCode("not a member code: wrong length")
+    candidate = text.strip()
+    if not looks_like_member_code(candidate):
+        raise MalformedCode(f"not a member code: expected {MEMBER_CODE_DIGITS} digits starting with 9")
+    number = int(candidate[1:])
+    if number >= 2 ** (8 * _MEMBER_RAW):
+        raise MalformedCode("not a member code: number out of range")
+    raw = number.to_bytes(_MEMBER_RAW, "big")
     head, sig = raw[: _MEMBER_HEAD.size], raw[_MEMBER_HEAD.size :]
-    version, member_id, issued, expires = _MEMBER_HEAD.unpack(head)
+    version, member_id, valid_from, valid_for, serial = _MEMBER_HEAD.unpack(head)
     if version != MEMBER_VERSION:
         raise MalformedCode(f"unknown member code version {version}")
     try:
@@ -258,10 +317,13 @@ def verify_member_code(text: str, *, public_key: Ed25519PublicKey, now: datetime
     except InvalidSignature as exc:
         raise ForgedCode("this member code is not genuine") from exc
     stamp = int(now.timestamp())
-    if stamp > expires + MEMBER_EXPIRY_LEEWAY_SECONDS or issued > stamp + MEMBER_FUTURE_LEEWAY_SECONDS:
-        raise ExpiredCode("this member code has expired: ask the shopper to refresh it")
+    if stamp > valid_from + valid_for + MEMBER_LEEWAY_SECONDS:
+        raise ExpiredCode("this member code has expired: ask the shopper to open their account page")
+    if valid_from > stamp + MEMBER_LEEWAY_SECONDS:
+        raise ExpiredCode("this member code is not valid yet: check the till's clock")
     return MemberCode(
         member_id=member_id,
-        issued_at=datetime.fromtimestamp(issued, UTC),
-        expires_at=datetime.fromtimestamp(expires, UTC),
+        issued_at=datetime.fromtimestamp(valid_from, UTC),
+        expires_at=datetime.fromtimestamp(valid_from + valid_for, UTC),
+        serial=serial,
     )

@@ -23,7 +23,7 @@ from test_web_support import (
     url_path_of_claim,
 )
 
-from sync.codes import make_claim_code, verify_member_code
+from sync.codes import MEMBER_OFFLINE_HOURS, make_claim_code, verify_member_code
 from sync.server import schema
 from sync.server.push import points_for
 
@@ -331,7 +331,7 @@ def test_member_scanned_sale_is_in_the_account(client: TestClient, till: Till, a
     assert re.search(r'id="points-balance">25<', account.text)
 
 
-def test_member_code_is_fresh_signed_and_needs_a_session(
+def test_member_codes_cover_a_day_are_signed_and_need_a_session(
     client: TestClient, app: FastAPI, till: Till
 ) -> None:
     assert client.get("/account/member-code").status_code == 401
@@ -340,16 +340,27 @@ def test_member_code_is_fresh_signed_and_needs_a_session(
     sign_up(client)
     first = client.get("/account/member-code")
     assert first.status_code == 200 and first.headers["cache-control"] == "no-store"
-    clock.now += timedelta(seconds=60)
-    second = client.get("/account/member-code").json()
-    assert second["code"] != first.json()["code"]
-    member = verify_member_code(second["code"], public_key=till.public_key(), now=clock.now)
+    body = first.json()
+    codes = body["codes"]
+    assert len(codes) == MEMBER_OFFLINE_HOURS and body["code"] == codes[0]["code"]
     with db_of(app).engine.connect() as conn:
-        assert member.member_id == conn.execute(select(schema.shoppers.c.id)).scalar_one()
-    assert second["svg"].startswith("<svg") and 'role="img"' in second["svg"]
+        shopper_id = conn.execute(select(schema.shoppers.c.id)).scalar_one()
+    # Every code the phone holds verifies at a till during its own hour, a day ahead included.
+    for entry in (codes[0], codes[24]):
+        moment = datetime.fromisoformat(entry["valid_from"]) + timedelta(minutes=30)
+        assert (
+            verify_member_code(entry["code"], public_key=till.public_key(), now=moment).member_id
+            == shopper_id
+        )
+        assert len(entry["rows"]) <= 37  # QR version 5 or less
+    # An hour later the first code is gone from the list and a new one ends it.
+    clock.now += timedelta(hours=1)
+    later = client.get("/account/member-code").json()["codes"]
+    assert later[0]["code"] == codes[1]["code"] and later[-1]["code"] not in {c["code"] for c in codes}
+    assert body["svg"].startswith("<svg") and 'role="img"' in body["svg"]
     page = client.get("/account?refresh=5")
-    assert 'data-refresh-seconds="5"' in page.text
-    assert 'data-refresh-seconds="60"' in client.get("/account?refresh=9999").text
+    assert 'data-refresh-seconds="5"' in page.text and 'id="member-countdown"' in page.text
+    assert 'data-refresh-seconds="300"' in client.get("/account?refresh=9999").text
 
 
 def test_sign_out_ends_the_session(client: TestClient, app: FastAPI) -> None:

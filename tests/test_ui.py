@@ -457,11 +457,11 @@ def test_member_code_attaches_the_member_and_expired_ones_are_refused(
     scan(qtbot, term, demo_member_code(data_dir, 4711, datetime.now(UTC)))
     qtbot.waitUntil(lambda: "4711" in text_of(term.window, "saleMember"))
     assert not beeps
-    old = demo_member_code(data_dir, 4712, datetime.now(UTC) - timedelta(hours=1))
+    old = demo_member_code(data_dir, 4712, datetime.now(UTC) - timedelta(hours=2))
     scan(qtbot, term, old)
     qtbot.waitUntil(lambda: "expired" in text_of(term.window, "saleMessage"))
     assert "4711" in text_of(term.window, "saleMember") and beeps
-    forged = old[:-8] + ("A" if old[-8] != "A" else "B") + old[-7:]
+    forged = old[:-8] + ("1" if old[-8] != "1" else "2") + old[-7:]
     scan(qtbot, term, forged)
     qtbot.waitUntil(lambda: "refused" in text_of(term.window, "saleMessage") and len(beeps) == 2)
 

@@ -10,7 +10,7 @@ same, GS1 variable-measure prefix (RCN)     ProductScan      embedded price/weig
 GS1 element string: ``(01)...(3103)...``,   ProductScan      GTIN from AI 01/02, weight 310n (kg),
 FNC1/GS separated, ``]C1``/``]e0``/``]Q3``                   price 392n/393n, count AI 30
 GS1 Digital Link ``https://.../01/<gtin>``  ProductScan      same AIs as element strings
-``SLM...`` (member code)                    MemberScan       verify with sync.codes (needs the key)
+185 digits starting with 9 (member code)    MemberScan       verify with sync.codes (needs the key)
 claim URL ``.../C/<48 chars>`` or the code  ClaimScan        opens the return of that sale
 anything else                               InvalidScan      ``reason`` says what was wrong
 ==========================================  ===============  ======================================
@@ -255,6 +255,8 @@ def route_scan(text: str, config: ScanConfig) -> Scan:
 
 def _route(raw: str, cleaned: str, config: ScanConfig) -> Scan:
     if cleaned.isascii() and cleaned.isdigit():
+        if looks_like_member_code(cleaned):
+            return MemberScan(raw, cleaned)
         if len(cleaned) <= config.plu_max_digits:
             return LookupScan(raw, cleaned)
         if len(cleaned) in GTIN_LENGTHS:
@@ -273,8 +275,6 @@ def _route(raw: str, cleaned: str, config: ScanConfig) -> Scan:
     claim = claim_code_from_scan(cleaned)
     if claim is not None:
         return ClaimScan(raw, claim)
-    if looks_like_member_code(cleaned):
-        return MemberScan(raw, cleaned.upper())
     if cleaned.lower().startswith(("http://", "https://")) and ("/01/" in cleaned or "/02/" in cleaned):
         # A GS1 Digital Link QR on the pack (the successor of the EAN-13 at the till).
         return _from_gs1_message(raw, GS1DigitalLinkURI.parse(cleaned).as_gs1_message(), config)

@@ -89,6 +89,10 @@ class Translator:
         text = _translations(self.language).ngettext(singular, plural, n)
         return text.format(n=self.number(n), **values)
 
+    def plural_pattern(self, singular: str, plural: str, n: int) -> str:
+        """The form for ``n`` with ``{n}`` left in, for a page script that counts by itself."""
+        return _translations(self.language).ngettext(singular, plural, n)
+
     def number(self, value: int) -> str:
         """A whole number as this locale writes it (``1,234`` / ``1.234``)."""
         return format_decimal(value, locale=self.locale)

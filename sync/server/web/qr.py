@@ -2,8 +2,28 @@
 
 from __future__ import annotations
 
+import functools
+
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
+
+
+def qr_matrix(text: str, *, border: int = 4) -> list[list[bool]]:
+    """``text`` as QR modules (error correction M), with a quiet zone of ``border`` modules."""
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=border)
+    code.add_data(text)
+    code.make(fit=True)
+    return [[bool(cell) for cell in row] for row in code.get_matrix()]
+
+
+@functools.lru_cache(maxsize=8192)
+def qr_rows(text: str) -> tuple[str, ...]:
+    """The modules without quiet zone as rows of ``0``/``1``: the account page draws them offline.
+
+    Cached: a shopper's codes for the coming hours are the same on every fetch (Ed25519 signatures
+    are deterministic), and choosing the QR mask is most of the cost (about 8 ms a code).
+    """
+    return tuple("".join("1" if cell else "0" for cell in row) for row in qr_matrix(text, border=0))
 
 
 def qr_svg(text: str, *, label: str) -> str:
@@ -12,10 +32,7 @@ def qr_svg(text: str, *, label: str) -> str:
     Dark runs of each row become one path segment, which keeps a member code's SVG small.
     ``label`` is the accessible name a screen reader reads instead of the picture.
     """
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4)
-    code.add_data(text)
-    code.make(fit=True)
-    matrix = code.get_matrix()  # includes the quiet zone
+    matrix = qr_matrix(text)  # includes the quiet zone
     size = len(matrix)
     segments: list[str] = []
     for y, row in enumerate(matrix):

@@ -8,8 +8,8 @@ Routes (all HTML except the member-code JSON the account page polls):
 - ``GET /account/signin``, ``POST /account/signin``, ``POST /account/signup``,
   ``POST /account/signout``. A sign-in or sign-up form on a claim page carries the code in
   ``claim`` and adds the purchase as soon as the shopper is in.
-- ``GET /account``: purchases, points and the member QR code; ``GET /account/member-code``: a
-  fresh member code as JSON (``code``, ``svg``, ``issued_at``, ``expires_at``).
+- ``GET /account``: purchases, points and the member QR code; ``GET /account/member-code``: the
+  member codes for the next day as JSON (see :func:`member_code`).
 """
 
 from __future__ import annotations
@@ -23,20 +23,23 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from sync.codes import CLAIM_TTL_DAYS, make_member_code, verify_member_code
+from sync.codes import CLAIM_TTL_DAYS, MEMBER_OFFLINE_HOURS, member_codes_ahead
 from sync.server import claims, schema
 from sync.server.web import accounts
 from sync.server.web.accounts import WebSession, now_utc
-from sync.server.web.i18n import Translator
+from sync.server.web.i18n import Translator, ngettext_marker
 from sync.server.web.purchases import account_purchases, pending_claims, purchase_from_summary
-from sync.server.web.qr import qr_svg
+from sync.server.web.qr import qr_rows, qr_svg
 from sync.server.web.templating import render, translator
 
 router = APIRouter(include_in_schema=False)
 
-#: How often the account page fetches a new member code, seconds (settings may override; a
-#: ``?refresh=N`` query on /account picks 1..60 for tests and demos).
-MEMBER_CODE_REFRESH_SECONDS = 60
+#: How often the account page fetches its member codes again while online, seconds (settings may
+#: override; a ``?refresh=N`` query on /account picks 1..60 for tests and demos). The codes it holds
+#: last MEMBER_OFFLINE_HOURS, so a missed fetch changes nothing the shopper sees.
+MEMBER_CODE_REFRESH_SECONDS = 300
+
+_MINUTES_LEFT = ngettext_marker("Valid for {n} more minute", "Valid for {n} more minutes")
 
 FormText = Annotated[str, Form()]
 _SMALL_NUMBER = re.compile(r"[0-9]{1,2}")
@@ -368,11 +371,23 @@ def _refresh_seconds(request: Request) -> int:
     return seconds
 
 
-def _member_code(request: Request, shopper_id: int, t: Translator) -> tuple[str, str]:
-    code = make_member_code(
-        member_id=shopper_id, signing_key=request.app.state.signing_key, now=now_utc(request)
+def _member_codes(request: Request, shopper_id: int) -> list[dict[str, Any]]:
+    """The codes from the current window on, as the page needs them to work offline for a day."""
+    hours = int(
+        getattr(getattr(request.app.state, "settings", None), "member_code_hours", MEMBER_OFFLINE_HOURS)
     )
-    return code, qr_svg(code, label=t.gettext("Your member code"))
+    batch = member_codes_ahead(
+        member_id=shopper_id, signing_key=request.app.state.signing_key, now=now_utc(request), hours=hours
+    )
+    return [
+        {
+            "code": code,
+            "valid_from": start.isoformat(),
+            "valid_until": end.isoformat(),
+            "rows": list(qr_rows(code)),
+        }
+        for start, end, code in batch
+    ]
 
 
 @router.get("/account")
@@ -387,7 +402,11 @@ def account_page(request: Request, added: str = "") -> Response:
         purchases = account_purchases(conn, session.subject_id)
         pending = pending_claims(conn, session.subject_id)
         points = claims.shopper_points(conn, session.subject_id)
-    code, svg = _member_code(request, session.subject_id, t)
+    codes = _member_codes(request, session.subject_id)
+    current = codes[0]
+    remaining = max(
+        0, int((datetime.fromisoformat(current["valid_until"]) - now_utc(request)).total_seconds())
+    )
     return render(
         request,
         "account.html",
@@ -396,8 +415,14 @@ def account_page(request: Request, added: str = "") -> Response:
         purchases=purchases,
         pending=pending,
         points=points,
-        member_code=code,
-        member_svg=svg,
+        member_code=current["code"],
+        member_until=current["valid_until"],
+        member_svg=qr_svg(current["code"], label=t.gettext("Your member code")),
+        member_minutes=max(1, (remaining + 59) // 60),
+        member_left_one=t.plural_pattern(*_MINUTES_LEFT, 1),
+        member_left_other=t.plural_pattern(*_MINUTES_LEFT, 5),
+        now=now_utc(request).isoformat(),
+        member_codes=codes,
         refresh_seconds=_refresh_seconds(request),
         csrf_token=session.csrf_token,
         added=added if added in ("ready", "pending", "mine") else "",
@@ -406,7 +431,12 @@ def account_page(request: Request, added: str = "") -> Response:
 
 @router.get("/account/member-code")
 def member_code(request: Request) -> Response:
-    """A freshly signed member code for the signed-in shopper, as text and as an SVG QR code."""
+    """The signed-in shopper's member codes from the current window on, as JSON.
+
+    ``codes`` lists ``{code, valid_from, valid_until, rows}`` (``rows``: the QR modules as ``0``/``1``
+    strings, drawn by the page); ``code``, ``svg``, ``issued_at`` and ``expires_at`` are the current
+    one; ``now`` is head office's clock, so a phone with a wrong clock still shows the right code.
+    """
     session = accounts.request_session(request, "shopper")
     if session is None:
         return JSONResponse(
@@ -415,15 +445,16 @@ def member_code(request: Request) -> Response:
             headers={"Cache-Control": "no-store"},
         )
     t = translator(request)
-    code, svg = _member_code(request, session.subject_id, t)
-    public_key = request.app.state.signing_key.public_key()
-    member = verify_member_code(code, public_key=public_key, now=now_utc(request))
+    codes = _member_codes(request, session.subject_id)
+    current = codes[0]
     return JSONResponse(
         {
-            "code": code,
-            "svg": svg,
-            "issued_at": member.issued_at.isoformat(),
-            "expires_at": member.expires_at.isoformat(),
+            "code": current["code"],
+            "svg": qr_svg(current["code"], label=t.gettext("Your member code")),
+            "issued_at": current["valid_from"],
+            "expires_at": current["valid_until"],
+            "now": now_utc(request).isoformat(),
+            "codes": codes,
         },
         headers={"Cache-Control": "no-store"},
     )
