@@ -34,6 +34,7 @@ from test_web_support import (
 )
 
 from sync.server.web import accounts
+from sync.server.web.shopper import MEMBER_CODE_REFRESH_SECONDS
 
 WEB_SOURCE = Path(__file__).resolve().parent.parent / "sync" / "server" / "web"
 _READ_BY_HAND = re.compile(r"""(?:query_params|form)\s*(?:\.get\(|\[)\s*["']([A-Za-z0-9_\-]+)["']""")
@@ -205,4 +206,4 @@ def test_account_refresh_that_is_not_a_small_number_falls_back_to_the_default(
     _sign_in(site, client, "shopper")
     answer = client.get(f"/account?refresh={refresh}")
     assert answer.status_code == 200, answer.text[:300]
-    assert 'data-refresh-seconds="60"' in answer.text
+    assert f'data-refresh-seconds="{MEMBER_CODE_REFRESH_SECONDS}"' in answer.text

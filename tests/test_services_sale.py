@@ -128,7 +128,7 @@ def test_bad_scans_are_refused_clearly_and_change_nothing(terminal: Terminal) ->
         ("hello world", "not a barcode"),
         ("5901234123457", "not in the catalog"),
         ("99999", "no product"),
-        ("SLM" + "A" * 150, "member code"),
+        ("9" * 185, "member code"),
         ("\x00\x1b[2J", "not a barcode"),
     ]:
         with pytest.raises(ServiceError) as caught:
