@@ -73,6 +73,22 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     ctx.exit()
 
 
+def _self_test(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from pos.selftest import run_self_test
+
+    try:
+        failed = run_self_test(click.echo)
+    except Exception as exc:  # the child process of the Qt check: its one line says why
+        click.echo(f"Error: {exc}", err=True)
+        ctx.exit(1)
+    if failed:
+        click.echo(f"Self-test FAILED: {', '.join(failed)}", err=True)
+        ctx.exit(1)
+    ctx.exit(0)
+
+
 class PosGroup(FriendlyGroup):
     """The root group: a failing command prints one line and exits 1 (the trace with --verbose)."""
 
@@ -92,6 +108,15 @@ class PosGroup(FriendlyGroup):
     is_eager=True,
     callback=_print_version,
     help="Print this build's version (as head office's fleet view shows it) and exit.",
+)
+@click.option(
+    "--self-test",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_self_test,
+    help="Check this installation can run a till (Qt, SQLite, ledger, QR, receipt, printer, keyring); "
+    "one line per check, exit 1 naming what failed.",
 )
 @click.option(
     "--data-dir",

@@ -22,7 +22,7 @@ VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["
 def bundle_env(**extra: str) -> dict[str, str]:
     """No PYTHONPATH or resource override: the bundle must carry everything itself."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "POS_RESOURCES_DIR")}
-    env.update(QT_QPA_PLATFORM="offscreen", STORELINK_SECRETS="file", **extra)
+    env.update({"QT_QPA_PLATFORM": "offscreen", "STORELINK_SECRETS": "file", **extra})
     return env
 
 
@@ -73,3 +73,33 @@ def test_bundle_carries_no_server_package_and_says_so_for_the_full_demo(bundle: 
     assert out.stderr.strip().splitlines() == [out.stderr.strip()]
     assert "pip install pos-central" in out.stderr and "--standalone" in out.stderr
     assert not (tmp_path / "full").exists()
+
+
+def self_test_lines(out: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    return {line.split()[1]: line for line in out.stdout.splitlines()[1:]}
+
+
+def test_bundle_self_test_passes_every_check_from_inside_the_bundle(bundle: Path, tmp_path: Path) -> None:
+    from pos.selftest import CHECKS
+
+    out = run([str(bundle), "--self-test"], tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = self_test_lines(out)
+    assert list(lines) == list(CHECKS)
+    assert all(line.startswith("ok ") for line in lines.values()), out.stdout
+    assert f"bundle {bundle.parent}" in out.stdout.splitlines()[0]
+    assert f"{bundle.parent / '_internal' / 'pos' / 'resources'}:" in lines["resources"]
+
+
+def test_bundle_qt_check_on_x11_under_xvfb(bundle: Path, tmp_path: Path) -> None:
+    """The xcb plugin (X11 and XWayland) loads with the libraries it needs on this Debian."""
+    out = subprocess.run(
+        ["xvfb-run", "-a", str(bundle), "--self-test"],
+        cwd=tmp_path,
+        env=bundle_env(QT_QPA_PLATFORM="xcb"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "platform plugin 'xcb' rendered" in self_test_lines(out)["qt"]

@@ -28,7 +28,7 @@ OWN = ("pos", "sync", "storelink_pos", "pos_central", "__editable__", "_storelin
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment without anything pointing at the source tree."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "POS_RESOURCES_DIR")}
-    env.update(QT_QPA_PLATFORM="offscreen", STORELINK_SECRETS="file", **extra)
+    env.update({"QT_QPA_PLATFORM": "offscreen", "STORELINK_SECRETS": "file", **extra})
     return env
 
 
