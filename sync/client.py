@@ -191,11 +191,14 @@ class CentralClient:
         """The server's protocol versions, clock and batch limits. Needs no token."""
         return self._call("GET", "/v1/hello", Hello, auth=False)
 
-    def enroll(self, code: str, terminal_name: str = "") -> Enrollment:
+    def enroll(self, code: str, terminal_name: str = "", device_key: str | None = None) -> Enrollment:
         """Exchange a single-use enrollment code for this terminal's identity and secrets.
 
+        ``device_key`` makes a retry safe: the same code and key get the same terminal again.
         Does not store anything: the caller keeps the secrets (and sets :attr:`token`)."""
-        body = EnrollRequest(code=code, terminal_name=terminal_name, protocol_version=PROTOCOL_VERSION)
+        body = EnrollRequest(
+            code=code, terminal_name=terminal_name, protocol_version=PROTOCOL_VERSION, device_key=device_key
+        )
         return self._call("POST", "/v1/enroll", Enrollment, json=body.model_dump(mode="json"), auth=False)
 
     def push(self, entries: list[JournalEntry], queued: int = 0) -> PushResponse:

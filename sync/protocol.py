@@ -344,6 +344,10 @@ class EnrollRequest(WireModel):
     code: str = Field(min_length=4, max_length=64)
     terminal_name: str = Field(default="", max_length=100)
     protocol_version: int = Field(ge=1)
+    #: A random key the till made and kept in its data directory before its first attempt. Asking
+    #: again with the same code and the same key (the answer was lost) gets the same terminal again,
+    #: with a new token; another key is refused. None: an older till (no retry possible).
+    device_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{22,64}$")
 
 
 class StoreInfo(WireModel):

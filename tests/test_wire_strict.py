@@ -73,7 +73,12 @@ EXAMPLES: dict[type[WireModel], dict[str, Any]] = {
         "max_batch_bytes": 1000,
         "public_url": "http://x",
     },
-    protocol.EnrollRequest: {"code": "ABCD-EFGH", "terminal_name": "Till", "protocol_version": 1},
+    protocol.EnrollRequest: {
+        "code": "ABCD-EFGH",
+        "terminal_name": "Till",
+        "protocol_version": 1,
+        "device_key": "k" * 43,
+    },
     protocol.StoreInfo: STORE,
     protocol.Enrollment: {
         "terminal_id": 1,

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import secrets
 import socket
 import sqlite3
 import threading
@@ -33,7 +35,7 @@ from typing import Any
 import httpx
 import sqlite_utils
 
-from pos.config import update_config
+from pos.config import atomic_write_text, update_config
 from pos.ledger import journal, staff, state
 from pos.ledger.db import Ledger
 from pos.services import fleet
@@ -469,6 +471,35 @@ def check_enrollment_input(server_url: str, code: str, terminal_name: str = "") 
     return server_url, code
 
 
+#: The till's enrollment key in its data directory (see :func:`enrollment_device_key`).
+DEVICE_KEY_FILE = "enrollment.key"
+
+
+def enrollment_device_key(data_dir: Path) -> str:
+    """The random key this till sends with every enrollment attempt, made and written to
+    ``data_dir`` (readable by the till's user only) before the first one and kept after.
+
+    Head office remembers it with the code: if the answer to an attempt is lost (the server
+    enrolled the till, the connection dropped), asking again with the same code and this key gets
+    the same terminal again instead of "code already used"."""
+    path = data_dir / DEVICE_KEY_FILE
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        key = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EnrollmentError(f"cannot read the enrollment key {path}: {exc}") from exc
+    if re.fullmatch(r"[A-Za-z0-9_-]{22,64}", key):
+        return key
+    key = secrets.token_urlsafe(32)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, key + "\n", mode=0o600)
+    except OSError as exc:
+        raise EnrollmentError(f"cannot keep the enrollment key in {path}: {exc}") from exc
+    return key
+
+
 def enroll(
     terminal: Terminal,
     server_url: str,
@@ -490,10 +521,11 @@ def enroll(
             f"this terminal is already enrolled as {terminal.config.terminal_code} of store "
             f"{terminal.config.store_code} and has sold with that identity; use a fresh data directory"
         )
+    device_key = enrollment_device_key(terminal.data_dir)
     owns_http = http is None
     client = CentralClient(server_url, http or httpx.Client(), None, report=report_source(terminal))
     try:
-        enrollment = client.enroll(code, terminal_name or socket.gethostname())
+        enrollment = client.enroll(code, terminal_name or socket.gethostname(), device_key=device_key)
     except Rejected as exc:
         detail = exc.body.detail if exc.body else exc.detail
         raise EnrollmentError(f"the server refused the enrollment code: {detail}") from exc

@@ -230,11 +230,20 @@ def hello(request: Request) -> Hello:
     dependencies=REPORTED,
 )
 def enroll(body: EnrollRequest, request: Request) -> Enrollment:
-    """Exchange a single-use enrollment code for the terminal's identity and secrets."""
+    """Exchange a single-use enrollment code for the terminal's identity and secrets.
+
+    The same code with the same ``device_key`` gets the same terminal again (a lost answer), with
+    a new token replacing the first, while that terminal has never been in touch."""
     check_protocol(body.protocol_version)
     try:
         with _db(request).begin() as conn:
-            terminal = enroll_terminal(conn, code=body.code, terminal_name=body.terminal_name, now=utcnow())
+            terminal = enroll_terminal(
+                conn,
+                code=body.code,
+                terminal_name=body.terminal_name,
+                now=utcnow(),
+                device_key=body.device_key,
+            )
     except EnrollmentRefused as exc:
         status = 404 if exc.reason == "unknown_code" else 409
         raise ApiError(status, exc.reason, str(exc)) from None

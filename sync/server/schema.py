@@ -122,6 +122,11 @@ enrollment_codes = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime, nullable=True),
     Column("terminal_id", Integer, ForeignKey("terminals.id"), nullable=True),
+    #: SHA-256 hex of the key the device that used the code sent (protocol.EnrollRequest.device_key):
+    #: the same device asking again with the same code gets its answer again (a lost answer).
+    Column("device_key_hash", String(64), nullable=True),
+    #: Set on a re-key code (``pos-central terminal rekey``): it gives this terminal new credentials.
+    Column("rekey_terminal_id", Integer, ForeignKey("terminals.id"), nullable=True),
 )
 
 terminals = Table(
@@ -154,6 +159,10 @@ terminals = Table(
     #: protocol.LedgerHealth value, and what a failed verification found.
     Column("ledger_health", String(16), nullable=True),
     Column("ledger_problem", String(200), nullable=True),
+    #: When a push first did not continue the chain head office holds for this terminal (two
+    #: devices pushing as one terminal), and what it found; None: never forked.
+    Column("forked_at", UTCDateTime, nullable=True),
+    Column("fork_detail", String(300), nullable=True),
 )
 
 staff = Table(

@@ -219,8 +219,16 @@ class NewTerminal:
     claim_key: bytes
 
 
-def enroll_terminal(conn: Connection, *, code: str, terminal_name: str, now: datetime) -> NewTerminal:
+def enroll_terminal(
+    conn: Connection, *, code: str, terminal_name: str, now: datetime, device_key: str | None = None
+) -> NewTerminal:
     """Spend an enrollment code on a new terminal: its id, bearer token and claim key.
+
+    Idempotent for the device that spent it: the same code with the same ``device_key`` (the
+    answer was lost on the way) gets the same terminal again, with a new token that replaces the
+    first one -- as long as that terminal was never in touch and is not revoked (once it synced,
+    it had its answer). A re-key code (``rekey_terminal_id``) gives an existing terminal new
+    credentials instead of making one (:func:`rekey_terminal`).
 
     Raises :class:`EnrollmentRefused` for an unknown, used or expired code.
     """
@@ -230,7 +238,12 @@ def enroll_terminal(conn: Connection, *, code: str, terminal_name: str, now: dat
     ).first()
     if row is None:
         raise EnrollmentRefused("unknown_code", "this enrollment code is not known: check it with IT")
+    key_hash = sha256_hex(device_key) if device_key else None
     if row.used_at is not None:
+        if key_hash is not None and row.device_key_hash == key_hash and row.terminal_id is not None:
+            again = _answer_again(conn, row.terminal_id, now)
+            if again is not None:
+                return again
         raise EnrollmentRefused(
             "code_used", "this enrollment code was already used: ask IT for a new one (each works once)"
         )
@@ -240,10 +253,16 @@ def enroll_terminal(conn: Connection, *, code: str, terminal_name: str, now: dat
         )
     # Spend the code first, conditionally, so two terminals racing for it cannot both win.
     spent = conn.execute(
-        update(table).where(table.c.id == row.id, table.c.used_at.is_(None)).values(used_at=now)
+        update(table)
+        .where(table.c.id == row.id, table.c.used_at.is_(None))
+        .values(used_at=now, device_key_hash=key_hash)
     ).rowcount
     if spent != 1:
         raise EnrollmentRefused("code_used", "this enrollment code was just used by another terminal")
+    if row.rekey_terminal_id is not None:
+        terminal = _new_credentials(conn, row.rekey_terminal_id, now, keep_seen=False)
+        conn.execute(update(table).where(table.c.id == row.id).values(terminal_id=terminal.terminal_id))
+        return terminal
     store = conn.execute(select(schema.stores).where(schema.stores.c.id == row.store_id)).one()
     count = conn.execute(
         select(func.count()).select_from(schema.terminals).where(schema.terminals.c.store_id == store.id)
@@ -279,6 +298,42 @@ def enroll_terminal(conn: Connection, *, code: str, terminal_name: str, now: dat
         store=store_info(store),
         token=token,
         claim_key=claim_key,
+    )
+
+
+def _answer_again(conn: Connection, terminal_id: int, now: datetime) -> NewTerminal | None:
+    """The enrollment answer again for a terminal whose device lost it: a new token (the first
+    stops working); None when the terminal was in touch since (it had its answer) or is revoked."""
+    terms = schema.terminals
+    terminal = conn.execute(
+        select(terms.c.revoked_at, terms.c.last_seen_at).where(terms.c.id == terminal_id)
+    ).one()
+    if terminal.revoked_at is not None or terminal.last_seen_at is not None:
+        return None
+    return _new_credentials(conn, terminal_id, now, keep_seen=True)
+
+
+def _new_credentials(conn: Connection, terminal_id: int, now: datetime, *, keep_seen: bool) -> NewTerminal:
+    """A new bearer token for ``terminal_id`` (the old one stops working at once); its id, code
+    and claim key stay, so its journal and the receipts it printed stay its own."""
+    terms = schema.terminals
+    token = secrets.token_urlsafe(32)
+    values: dict[str, Any] = {"token_hash": sha256_hex(token)}
+    if not keep_seen:
+        # New hardware (a re-key): "never synced" until it is in touch, and no longer revoked --
+        # revoking the old device's token was the point, and that token is gone now.
+        values.update(last_seen_at=None, revoked_at=None)
+    conn.execute(update(terms).where(terms.c.id == terminal_id).values(**values))
+    row = conn.execute(
+        select(terms.c.code, terms.c.claim_key, terms.c.store_id).where(terms.c.id == terminal_id)
+    ).one()
+    store = conn.execute(select(schema.stores).where(schema.stores.c.id == row.store_id)).one()
+    return NewTerminal(
+        terminal_id=terminal_id,
+        terminal_code=row.code,
+        store=store_info(store),
+        token=token,
+        claim_key=bytes(row.claim_key),
     )
 
 

@@ -5,6 +5,7 @@
 - ``GET /hq/fleet``: every terminal per store: online or offline by its last contact, queued
   entries, app version (outdated marked), ledger health, enrolled but never synced, revoked.
 - ``GET /hq/problems``: conflicts and quarantined journal entries to look at.
+- ``POST /hq/fleet/revoke``: revoke a terminal (form with CSRF token and a confirmation box).
 - ``GET/POST /hq/signin``, ``POST /hq/signout``.
 
 Every page needs an admin session; without one it redirects (303) to the sign-in page.
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from sync.server import stores
 from sync.server.web import accounts
 from sync.server.web.accounts import WebSession, now_utc
 from sync.server.web.charts import daily_sales_chart
@@ -102,6 +105,12 @@ def fleet_page(request: Request) -> Response:
     session, email = _admin(request)
     if session is None or email is None:
         return _to_signin()
+    return _fleet(request, session, email)
+
+
+def _fleet(
+    request: Request, session: WebSession, email: str, *, status: int = 200, error: str | None = None
+) -> Response:
     now = now_utc(request)
     settings = request.app.state.settings
     rules = FleetRules(
@@ -110,7 +119,42 @@ def fleet_page(request: Request) -> Response:
     )
     with _engine(request).connect() as conn:
         terminals = fleet(conn, now, rules)
-    return _page(request, "hq/fleet.html", session, email, terminals=terminals, now=now, rules=rules)
+    response = _page(
+        request,
+        "hq/fleet.html",
+        session,
+        email,
+        terminals=terminals,
+        now=now,
+        rules=rules,
+        error=error,
+        revoked=request.query_params.get("revoked", "")[:64] or None,
+    )
+    response.status_code = status
+    return response
+
+
+@router.post("/fleet/revoke")
+def revoke(
+    request: Request, terminal: FormText = "", confirm: FormText = "", csrf_token: FormText = ""
+) -> Response:
+    """Revoke a terminal (an orphan enrolled but never synced, a lost or replaced till): its token
+    gets 401 from now on, as with ``pos-central terminal revoke``."""
+    session, email = _admin(request)
+    if session is None or email is None:
+        return _to_signin()
+    if not accounts.csrf_ok(request, csrf_token, session):
+        return _fleet(request, session, email, status=403, error="This form has expired. Please try again.")
+    if confirm != "yes":
+        return _fleet(
+            request, session, email, status=400, error="Tick the box to confirm revoking the terminal."
+        )
+    try:
+        with _engine(request).begin() as conn:
+            row = stores.revoke_terminal(conn, terminal=terminal[:100], now=now_utc(request))
+    except stores.InputError as exc:
+        return _fleet(request, session, email, status=400, error=str(exc))
+    return RedirectResponse(f"/hq/fleet?revoked={quote(row.code)}", status_code=303)
 
 
 @router.get("/problems")
