@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +153,7 @@ def _row(html: str, code: str) -> str:
 def _figures(row: str) -> dict[str, str]:
     """data-figure cells of a row, as text without tags and spacing."""
     cells = re.findall(r'data-figure="([a-z-]+)">(.*?)</td>', row, re.S)
-    return {name: " ".join(re.sub(r"<[^>]+>", " ", value).split()) for name, value in cells}
+    return {name: unescape(" ".join(re.sub(r"<[^>]+>", " ", value).split())) for name, value in cells}
 
 
 @pytest.fixture
@@ -192,8 +194,13 @@ def test_the_fleet_page_shows_real_tills_as_they_are(fleet_server: LiveServer, t
         assert syncing.sync_once(quiet).ok
         assert syncing.sync_once(gone).ok
         _set_seen(server.db, gone_id, utcnow() - timedelta(hours=3))  # not heard of for 3 hours
-        fleet.record_ledger_health(broken.data_dir, ok=False, problem="sales row 7 differs from entry 12")
-        assert syncing.sync_once(broken).ok
+        record_sales(broken, 2)
+        # An insider lowers one sale's total in the file; the till's next sync verifies first.
+        with sqlite3.connect(broken.data_dir / "ledger.sqlite3") as raw:
+            raw.execute("UPDATE sales SET total = total - 500 WHERE journal_seq = 1")
+        syncing.sync_once(broken)
+        problem = fleet.ledger_health(broken.data_dir).problem
+        assert problem
         # An old till, as head office sees it: the same wire, reporting an older version.
         old = enroll(server.client, server.db)
         headers = {**old.headers, APP_VERSION_HEADER: "0.0.9", PLATFORM_HEADER: "windows-amd64"}
@@ -212,7 +219,8 @@ def test_the_fleet_page_shows_real_tills_as_they_are(fleet_server: LiveServer, t
         assert busy_row["state"] == "online"
         assert busy_row["queued"] == "2"
         assert busy_row["version"].startswith(fleet.app_version()) and "outdated" not in busy_row["version"]
-        assert busy_row["ledger"].startswith("not verified yet")
+        shown = {"ok": "verified", "unchecked": "not verified yet"}
+        assert busy_row["ledger"].startswith(shown[fleet.ledger_health(busy.data_dir).health.value])
         assert busy_row["last-push"] != "never" and busy_row["last-contact"].endswith("UTC")
 
         quiet_row = _figures(_row(html, codes[quiet_id]))
@@ -224,7 +232,7 @@ def test_the_fleet_page_shows_real_tills_as_they_are(fleet_server: LiveServer, t
         assert _figures(_row(html, codes[gone_id]))["state"] == "offline 3 h"
         broken_row = _figures(_row(html, codes[broken_id]))
         assert broken_row["state"] == "online"
-        assert broken_row["ledger"].startswith("failed verification sales row 7 differs from entry 12")
+        assert broken_row["ledger"].startswith(f"failed verification {problem}")
         orphan_row = _figures(_row(html, codes[orphan_id]))
         assert orphan_row["state"] == "enrolled, never synced" and orphan_row["last-contact"] == "never"
         old_row = _figures(_row(html, old.code))
