@@ -12,6 +12,7 @@ that keeps branch.conf. Wine stands in for Windows here; docs/deploying.md says 
 from __future__ import annotations
 
 import configparser
+import hashlib
 import os
 import shutil
 import subprocess
@@ -120,7 +121,9 @@ class Wine:
         return [p for p in found if p.get("DisplayName") == "Storelink POS"]
 
     def stop(self) -> None:
+        """Stop this prefix's wineserver (and the programs it runs) and delete the prefix (~700 MB)."""
         subprocess.run(["wineserver", "-k"], env=self.env, check=False, timeout=60)
+        shutil.rmtree(self.prefix, ignore_errors=True)
 
 
 @pytest.fixture
@@ -257,3 +260,40 @@ def test_wine_install_upgrade_and_uninstall(
     parsed = configparser.ConfigParser()
     parsed.read(conf, encoding="utf-8")
     assert dict(parsed["branch"]) == {"server": "https://hq2.example.com", "store": STORE}
+
+
+def digests(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (symlinks followed: a Windows tree has none) and its SHA-256."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+
+
+def test_make_msi_of_the_bundle_installs_it_with_its_branch_conf(
+    wine: Wine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real artefact: ``make msi`` authors dist/storelink-pos-<version>.msi from dist/pos/ (the
+    Linux bundle here; ``make packaging`` builds both before the suite, so this make is a no-op in
+    CI), and a silent install with the three properties puts every file of the bundle under
+    Program Files and branch.conf where the till reads it."""
+    pyinstaller = Path(sys.executable).parent / "pyinstaller"
+    subprocess.run(
+        ["make", "-C", str(ROOT), "--no-print-directory", "msi", f"PYINSTALLER={pyinstaller}"],
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    version = msi.project_version()
+    package = ROOT / "dist" / f"storelink-pos-{version}.msi"
+    bundle = ROOT / "dist" / "pos"
+
+    assert wine.msiexec("/i", str(package), "/qn", f"SERVER={SERVER}", f"STORE={STORE}", f"CODE={CODE}") == 0
+    assert digests(wine.program_files) == digests(bundle)
+    assert [p["DisplayVersion"] for p in wine.products()] == [msi.msi_version(version)]
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.delenv(branch.ENV_VAR, raising=False)
+    monkeypatch.setenv("PROGRAMDATA", str(wine.program_data))
+    conf = wine.program_data / "Storelink POS" / "branch.conf"
+    assert branch.load() == branch.BranchConfig(path=conf, server=SERVER, store=STORE, code=CODE)
