@@ -71,3 +71,27 @@ def test_a_cash_sale_kicks_the_drawer_before_the_receipt(tmp_path: Path) -> None
     assert data.startswith(b"\x1bp") and data.index(b"\x1bp") < data.index(b"Receipt 7")
     print_receipt(PrinterSettings(kind="file", path=str(out)), "Receipt 8\n")
     assert b"\x1bp" not in out.read_bytes()
+
+
+def test_printer_profiles_are_parsed_once_and_kept_in_the_users_cache(tmp_path: Path) -> None:
+    """python-escpos parses its printer profiles (about a second of the till's start) into a pickle
+    in a new temp folder per start; the till keeps it in its cache folder instead."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    cache, temp = tmp_path / "cache", tmp_path / "tmp"
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "ESCPOS_CAPABILITIES_PICKLE_DIR"}
+    env.update(XDG_CACHE_HOME=str(cache), TMPDIR=str(temp), PYTHONPATH=str(root))
+    code = "import pos.hardware.printer, os; print(os.environ['ESCPOS_CAPABILITIES_PICKLE_DIR'])"
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    folder = Path(first.stdout.strip())
+    assert folder == cache / "storelink-pos" / "escpos"
+    (pickle,) = folder.glob("*.capabilities.pickle")
+    written = pickle.stat().st_mtime_ns
+    subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert pickle.stat().st_mtime_ns == written  # read back, not parsed and written again
+    # python-escpos still makes an (empty) temp folder per import; no pickle goes there any more.
+    assert list(temp.rglob("*.pickle")) == []

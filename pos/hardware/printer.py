@@ -6,14 +6,38 @@ Which printer is used comes from the terminal's config (:class:`PrinterSettings`
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
-from escpos import printer as escpos_printer
-from escpos.escpos import Escpos
+import platformdirs
+
+
+def _capabilities_cache() -> None:
+    """Keep python-escpos's parsed printer profiles between starts.
+
+    On import it parses its 1 MB capabilities.json with pure-Python YAML (about a second of the
+    till's start) and pickles the result into a new temporary folder every time, so the pickle is
+    never reused. A folder in the user's cache makes the parse happen once per machine and user;
+    if that folder cannot be made, python-escpos does as before."""
+    if "ESCPOS_CAPABILITIES_PICKLE_DIR" in os.environ:
+        return
+    folder = Path(platformdirs.user_cache_dir("storelink-pos", appauthor=False)) / "escpos"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = str(folder)
+
+
+_capabilities_cache()
+
+from escpos import printer as escpos_printer  # noqa: E402 -- after the cache folder is set
+from escpos.escpos import Escpos  # noqa: E402
 
 PrinterKind = Literal["none", "file", "network", "usb", "serial"]
 
