@@ -113,7 +113,8 @@ def test_shopper_claims_on_a_phone_and_sees_points_and_a_changing_member_code(
         assert str(earns) in page.inner_text("#purchase-points")
         page.screenshot(path=str(tmp_path / "claim.png"), full_page=True)
 
-        # Create an account right there; the purchase joins it.
+        # Create an account right there with a password; the purchase joins it.
+        page.click("#password-forms summary")  # the password way, behind the mail sign-in
         page.fill("#signup-email", "mia@example.org")
         page.fill("#signup-password", "a long enough password")
         page.click("#signup-submit")

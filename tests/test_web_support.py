@@ -329,3 +329,60 @@ def days_ago(n: int, hour: int = 12) -> datetime:
     return datetime.combine(today_utc() - timedelta(days=n), datetime.min.time(), tzinfo=UTC).replace(
         hour=hour
     )
+
+
+# --- a real SMTP server for the sign-in mails ------------------------------------------------------
+
+
+class Mailbox:
+    """A real SMTP server (aiosmtpd) on a free 127.0.0.1 port; the mails it received, to read."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+        self._arrived = threading.Condition()
+        self.port = free_port()
+        self._controller: Any = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        from email import message_from_bytes
+        from email.policy import default
+
+        message = message_from_bytes(envelope.content, policy=default)
+        with self._arrived:
+            self.messages.append(message)
+            self._arrived.notify_all()
+        return "250 OK"
+
+    def start(self) -> Mailbox:
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+
+    def settings(self) -> dict[str, Any]:
+        """ServerSettings values that send the sign-in mails here."""
+        return {"smtp_host": "127.0.0.1", "smtp_port": self.port}
+
+    def wait_for(self, to: str, count: int = 1, timeout: float = 20.0) -> Any:
+        """The ``count``-th mail to ``to`` (waits on its arrival, not on a clock)."""
+        with self._arrived:
+            got = self._arrived.wait_for(lambda: len(self.to(to)) >= count, timeout=timeout)
+        assert got, f"no mail number {count} to {to} arrived; got {[m['To'] for m in self.messages]}"
+        return self.to(to)[count - 1]
+
+    def to(self, address: str) -> list[Any]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+def mail_code_and_link(message: Any) -> tuple[str, str]:
+    """The 6-digit code and the sign-in link in a sign-in mail."""
+    body = message.get_content()
+    code = re.search(r"\b([0-9]{6})\b", body)
+    link = re.search(r"(https?://\S+/account/link/\S+)", body)
+    assert code and link, body
+    return code.group(1), link.group(1)

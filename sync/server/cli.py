@@ -160,6 +160,23 @@ def _check_version(value: str | None) -> str | None:
     help="/hq Fleet marks tills older than this version outdated (besides those older than the "
     "newest version in the fleet).",
 )
+@click.option(
+    "--smtp-host",
+    "smtp_host",
+    default=None,
+    help="SMTP server for shoppers' sign-in mails (none: mails go to the log).",
+)
+@click.option("--smtp-port", "smtp_port", default=25, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--smtp-starttls/--no-smtp-starttls", "smtp_starttls", default=False, show_default=True)
+@click.option(
+    "--smtp-user",
+    "smtp_username",
+    default=None,
+    help="SMTP user name; the password is read from $POS_CENTRAL_SMTP_PASSWORD.",
+)
+@click.option("--mail-from", "mail_from", default="Storelink <no-reply@storelink.example>", show_default=True)
+@click.option("--consent-text", "consent_text", default="", help="The chain's consent wording at sign-up.")
+@click.option("--privacy-url", "privacy_url", default="", help="The chain's privacy page, linked at sign-up.")
 def serve(
     database: str | None,
     host: str,
@@ -169,6 +186,13 @@ def serve(
     workers: int,
     offline_after: float,
     min_app_version: str | None,
+    smtp_host: str | None,
+    smtp_port: int,
+    smtp_starttls: bool,
+    smtp_username: str | None,
+    mail_from: str,
+    consent_text: str,
+    privacy_url: str,
 ) -> None:
     """Run the server: terminal API, shopper pages and head-office pages."""
     import os
@@ -186,6 +210,14 @@ def serve(
         secure_cookies=(public_url or "").startswith("https://"),
         offline_after_seconds=offline_after,
         min_app_version=min_app_version,
+        smtp_host=smtp_host,
+        smtp_port=smtp_port,
+        smtp_starttls=smtp_starttls,
+        smtp_username=smtp_username,
+        smtp_password=os.environ.get("POS_CENTRAL_SMTP_PASSWORD"),
+        mail_from=mail_from,
+        consent_text=consent_text.strip()[:1000],
+        privacy_url=privacy_url.strip(),
     )
     # Open and migrate once before announcing anything: a wrong role, a missing database or a
     # mistyped SQLite path is one line and exit 1, not a trace after "serving". It also keeps

@@ -304,9 +304,39 @@ shoppers = Table(
     metadata,
     Column("id", Integer, primary_key=True),  # the member id in member codes
     Column("email", String(254), nullable=False, unique=True),
-    Column("password_hash", String(200), nullable=False),
+    Column("password_hash", String(200), nullable=False),  # "" for an account without a password
     Column("display_name", String(100), nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),
+    #: When the shopper agreed to the consent text shown at sign-up (None: before it was asked).
+    Column("consent_at", UTCDateTime, nullable=True),
+)
+
+#: One-time sign-in mails: a link token and a 6-digit code, either works once, for 15 minutes.
+mail_codes = Table(
+    "mail_codes",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, index=True),
+    Column("link_hash", String(64), nullable=False, unique=True),  # sha256 of the link's token
+    Column("code_hash", String(64), nullable=False),  # sha256 of salt and the 6 digits
+    Column("salt", String(32), nullable=False),
+    Column("claim", String(64), nullable=False, default=""),  # receipt code to add once signed in
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Column("failures", Integer, nullable=False, default=0),
+)
+
+#: Member short codes: 11 digits a cashier types when the member QR does not scan (one per
+#: shopper and hour, issued with the member codes; head office resolves them).
+member_short_codes = Table(
+    "member_short_codes",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("shopper_id", Integer, ForeignKey("shoppers.id", ondelete="CASCADE"), nullable=False),
+    Column("valid_from", UTCDateTime, nullable=False),
+    Column("valid_until", UTCDateTime, nullable=False),
+    UniqueConstraint("shopper_id", "valid_from", name="uq_member_short_codes_window"),
 )
 
 sales = Table(

@@ -49,3 +49,16 @@ class ServerSettings:
     secure_cookies: bool = True
     #: Database connections kept open (PostgreSQL).
     pool_size: int = 10
+    #: Shopper sign-in mails go through this SMTP server (None: written to the server's log
+    #: instead, for demos; see docs/shopper-and-hq.md). ``smtp_password`` comes from the
+    #: environment (``POS_CENTRAL_SMTP_PASSWORD``), never the command line.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = "Storelink <no-reply@storelink.example>"
+    #: The chain's own consent wording shown at sign-up ("" = the built-in, translated text), and
+    #: the address of its privacy page (linked beside it; "" = no link).
+    consent_text: str = ""
+    privacy_url: str = ""

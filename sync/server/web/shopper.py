@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import insert
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sync.codes import CLAIM_TTL_DAYS, MEMBER_OFFLINE_HOURS, member_codes_ahead
@@ -390,15 +390,45 @@ def _member_codes(request: Request, shopper_id: int) -> list[dict[str, Any]]:
     ]
 
 
+@router.post("/account/password")
+def set_password(request: Request, password: FormText = "", csrf_token: FormText = "") -> Response:
+    """Set (or replace) the signed-in shopper's password: how a forgotten one is reset, by mail."""
+    session = accounts.request_session(request, "shopper")
+    if session is None:
+        return RedirectResponse("/account/signin", status_code=303)
+    if not accounts.csrf_ok(request, csrf_token, session):
+        return _forbidden_form(request)
+    t = translator(request)
+    problem = accounts.password_problem(password)
+    if problem:
+        return _account(request, status_code=400, password_error=problem.text(t))
+    with _engine(request).begin() as conn:
+        conn.execute(
+            update(schema.shoppers)
+            .where(schema.shoppers.c.id == session.subject_id)
+            .values(password_hash=accounts.hash_password(password))
+        )
+    return RedirectResponse("/account?added=password", status_code=303)
+
+
 @router.get("/account")
 def account_page(request: Request, added: str = "") -> Response:
     """The shopper's purchases, points and member code."""
+    return _account(request, added)
+
+
+def _account(request: Request, added: str = "", status_code: int = 200, **form_state: Any) -> Response:
     session = accounts.request_session(request, "shopper")
     if session is None:
         return RedirectResponse("/account/signin", status_code=303)
     t = translator(request)
     with _engine(request).connect() as conn:
         email = accounts.account_email(conn, "shopper", session.subject_id)
+        has_password = bool(
+            conn.execute(
+                select(schema.shoppers.c.password_hash).where(schema.shoppers.c.id == session.subject_id)
+            ).scalar()
+        )
         purchases = account_purchases(conn, session.subject_id)
         pending = pending_claims(conn, session.subject_id)
         points = claims.shopper_points(conn, session.subject_id)
@@ -425,7 +455,11 @@ def account_page(request: Request, added: str = "") -> Response:
         member_codes=codes,
         refresh_seconds=_refresh_seconds(request),
         csrf_token=session.csrf_token,
-        added=added if added in ("ready", "pending", "mine") else "",
+        added=added if added in ("ready", "pending", "mine", "password") else "",
+        has_password=has_password,
+        min_password=accounts.MIN_PASSWORD_LENGTH,
+        status_code=status_code,
+        **form_state,
     )
 
 

@@ -19,7 +19,11 @@ _env = Environment(
 )
 
 #: Static files the pages use, with their media types; nothing else is served.
-STATIC_FILES = {"app.css": "text/css; charset=utf-8", "account.js": "text/javascript; charset=utf-8"}
+STATIC_FILES = {
+    "app.css": "text/css; charset=utf-8",
+    "account.js": "text/javascript; charset=utf-8",
+    "forms.js": "text/javascript; charset=utf-8",
+}
 
 
 def translator(request: Request) -> Translator:
@@ -29,6 +33,9 @@ def translator(request: Request) -> Translator:
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Render template ``name`` in the browser's language as an HTML response."""
     t = context.pop("t", None) or translator(request)
+    settings = getattr(request.app.state, "settings", None)
+    context.setdefault("privacy_url", getattr(settings, "privacy_url", "") or "")
+    context.setdefault("custom_consent", getattr(settings, "consent_text", "") or "")
     html = _env.get_template(name).render(t=t, _=t.gettext, ngettext=t.ngettext, **context)
     response = HTMLResponse(html, status_code=status_code)
     # Pages show personal data and carry CSRF tokens: never cached, never framed.
