@@ -1,7 +1,7 @@
 """shopper sign-in by mail, consent, member short codes
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-02 05:00:00.000000
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import sync.server.schema
 
 
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
