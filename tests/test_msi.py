@@ -58,6 +58,7 @@ BUNDLE_N = {
 BUNDLE_N1 = {
     **{k: v for k, v in BUNDLE_N.items() if k != "_internal/only in N.txt"},
     "pos.exe": b"MZ version N+1",
+    "posw.exe": b"MZ windowed, N+1",
     "_internal/new in N+1.txt": b"added by N+1",
 }
 
@@ -120,6 +121,14 @@ class Wine:
                 current[name] = rest.split("    ", 1)[-1].strip()
         return [p for p in found if p.get("DisplayName") == "Storelink POS"]
 
+    def system_path(self) -> list[str]:
+        """The system PATH's entries, as Windows keeps them in the registry."""
+        out = self.run(
+            "reg", "query", r"HKLM\System\CurrentControlSet\Control\Session Manager\Environment", "/v", "PATH"
+        ).stdout
+        line = next(line for line in out.splitlines() if line.strip().startswith("PATH"))
+        return line.split("REG_", 1)[1].split(None, 1)[1].strip().split(";")
+
     def stop(self) -> None:
         """Stop this prefix's wineserver (and the programs it runs) and delete the prefix (~700 MB)."""
         subprocess.run(["wineserver", "-k"], env=self.env, check=False, timeout=60)
@@ -177,13 +186,18 @@ def test_msi_lists_every_file_of_the_bundle_and_writes_branch_conf_from_properti
         ]
     ]
 
+    environment = [row[1:] for row in table(out, "Environment")]
+    assert environment == [["=-*PATH", "[~];[INSTALLDIR]", "path"]]
+    assert [row[4] for row in table(out, "Shortcut")] == ["[INSTALLDIR]pos.exe"]
+
     # Component GUIDs follow the file's path, so version N+1 keeps them for the files it keeps.
     again = msi.build(make_tree(tmp_path / "pos1", BUNDLE_N1), tmp_path / "n1.msi", "1.2.4")
     guids = {row[0]: row[1] for row in table(out, "Component")}
     guids_again = {row[0]: row[1] for row in table(again, "Component")}
     kept = [c for c in guids if c in guids_again]
-    assert len(kept) == len(BUNDLE_N) - 1 + 5  # the kept files, start menu, branch folder and keys
+    assert len(kept) == len(BUNDLE_N) - 1 + 6  # the kept files, start menu, PATH, branch folder, keys
     assert all(guids[c] == guids_again[c] for c in kept)
+    assert [row[4] for row in table(again, "Shortcut")] == ["[INSTALLDIR]posw.exe"]  # windowed, no console
 
 
 def test_msi_version_is_what_windows_installer_compares() -> None:
@@ -210,6 +224,8 @@ def test_wine_install_upgrade_and_uninstall(
     assert [p["DisplayVersion"] for p in wine.products()] == ["0.1.0"]
     shortcut = next(wine.prefix.glob("drive_c/**/Start Menu/Programs/Storelink POS/Storelink POS.lnk"))
     assert b"C:\\Program Files\\Storelink POS\\pos.exe" in shortcut.read_bytes()
+    program = "C:\\Program Files\\Storelink POS\\"
+    assert wine.system_path().count(program) == 1
 
     # branch.conf is where the app looks on Windows, and the app's own parser reads it back.
     monkeypatch.setattr(sys, "platform", "win32")
@@ -228,6 +244,8 @@ def test_wine_install_upgrade_and_uninstall(
     assert installed_files(wine.program_files) == BUNDLE_N1
     assert [p["DisplayVersion"] for p in wine.products()] == ["0.1.1"]
     assert conf.read_bytes() == before
+    assert b"C:\\Program Files\\Storelink POS\\posw.exe" in shortcut.read_bytes()  # the windowed EXE
+    assert wine.system_path().count(program) == 1
 
     # Going back to N is refused and changes nothing.
     assert wine.msiexec("/i", str(n), "/qn", "SERVER=https://old.example.com") != 0
@@ -257,6 +275,7 @@ def test_wine_install_upgrade_and_uninstall(
     assert not wine.program_files.exists()
     assert not shortcut.exists()
     assert wine.products() == []
+    assert program not in wine.system_path()
     parsed = configparser.ConfigParser()
     parsed.read(conf, encoding="utf-8")
     assert dict(parsed["branch"]) == {"server": "https://hq2.example.com", "store": STORE}

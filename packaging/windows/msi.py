@@ -16,6 +16,8 @@ same tools on Windows). Then ``msibuild`` (same msitools) adds what wixl 0.101 c
   group, so the till's account can remove the used code. Its SDDL cannot take a property (Windows
   Installer does not format properties in it), so narrowing it to one account is a step after the
   install (docs/deploying.md). Wine does not apply it: this part is untested here;
+* the ``Environment`` row that appends the program folder to the system PATH (removed again on
+  uninstall), as the .deb puts ``pos`` on the PATH;
 * ``SecureCustomProperties`` so the properties reach the elevated install on Windows.
 
 Product identity: the UpgradeCode is fixed (below), the ProductCode is new for every build, and
@@ -146,6 +148,9 @@ def wxs(bundle: Path, version: str) -> tuple[str, list[str]]:
       <Directory Id="ProgramFiles64Folder">
         <Directory Id="INSTALLDIR" Name="{FOLDER}">
 {files}
+          <Component Id="path" Guid="{_guid("path")}" Win64="yes">
+            <CreateFolder/>
+          </Component>
         </Directory>
       </Directory>
       <Directory Id="ProgramMenuFolder">
@@ -171,6 +176,7 @@ def wxs(bundle: Path, version: str) -> tuple[str, list[str]]:
     <Feature Id="Till" Title="{PRODUCT_NAME}" Level="1">
 {refs}
       <ComponentRef Id="startmenu"/>
+      <ComponentRef Id="path"/>
       <ComponentRef Id="branch_dir"/>
 {branch_refs}
     </Feature>
@@ -196,6 +202,14 @@ def post_sql(version: str) -> list[str]:
         "`Condition` CHAR(255) PRIMARY KEY `MsiLockPermissionsEx`)",
         "INSERT INTO `MsiLockPermissionsEx` (`MsiLockPermissionsEx`, `LockObject`, `Table`, `SDDLText`) "
         f"VALUES ('branch_acl', 'BRANCHDIR', 'CreateFolder', {_q(BRANCH_SDDL)})",
+        # The program folder on the system PATH (pos.exe enroll/status from a new prompt): appended
+        # ([~];), set on install and removed on uninstall (=-), system-wide (*).
+        "CREATE TABLE `Environment` (`Environment` CHAR(72) NOT NULL, `Name` CHAR(255) NOT NULL "
+        "LOCALIZABLE, `Value` CHAR(255) LOCALIZABLE, `Component_` CHAR(72) NOT NULL PRIMARY KEY `Environment`)",
+        "INSERT INTO `Environment` (`Environment`, `Name`, `Value`, `Component_`) "
+        "VALUES ('path', '=-*PATH', '[~];[INSTALLDIR]', 'path')",
+        "INSERT INTO `InstallExecuteSequence` (`Action`, `Sequence`) VALUES ('RemoveEnvironmentStrings', 3300)",
+        "INSERT INTO `InstallExecuteSequence` (`Action`, `Sequence`) VALUES ('WriteEnvironmentStrings', 5200)",
         # WriteIniValues runs after InstallFiles and before the product registers, as in the
         # standard sequence; RemoveIniValues is left out on purpose (uninstall keeps the file).
         "INSERT INTO `InstallExecuteSequence` (`Action`, `Sequence`) VALUES ('WriteIniValues', 5100)",
