@@ -15,8 +15,8 @@ from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from pos.ledger.db import LedgerError
-from pos.ui.customer_display import CustomerDisplay
-from pos.ui.i18n import normalise, set_language
+from pos.ui.customer_display import OWN_WINDOW_HINT, CustomerDisplay
+from pos.ui.i18n import _, normalise, set_language
 from pos.ui.main_window import MainWindow
 from pos.ui.state import Session
 from pos.ui.sync_status import SyncMonitor
@@ -217,14 +217,24 @@ def run(
         from pos.ui.startup_probe import StartupProbe
 
         StartupProbe(terminal.window, probe_pin)
-    terminal.window.show()
-    terminal.display.place(terminal.window.screen())
-    terminal.window.raise_()
-    terminal.window.activateWindow()
+    show_terminal(terminal)
     try:
         return app.exec()
     finally:
         terminal.close()
+
+
+def show_terminal(terminal: Terminal) -> str:
+    """Show the till and the Customer Display: on a second screen, beside the till on one wide
+    screen, or (a narrow single screen) as a window of its own that the cashier is told how to
+    bring forward. Returns where the display went (:meth:`CustomerDisplay.place`)."""
+    terminal.window.show()
+    placed = terminal.display.place(terminal.window.screen(), terminal.window)
+    if placed == "own-window":
+        terminal.session.message.emit(_(OWN_WINDOW_HINT), False)
+    terminal.window.raise_()
+    terminal.window.activateWindow()
+    return placed
 
 
 def main_gui(data_dir: Path | None = None, *, language: str | None = None) -> int:

@@ -1,6 +1,6 @@
 """Regenerate the cashier app screenshots in docs/images from a REAL window (X11 under Xvfb).
 
-    xvfb-run -a -s "-screen 0 1366x768x24" .venv/bin/python docs/images/make_screenshots.py [de|zh_CN]
+    xvfb-run -a -s "-screen 0 1024x768x24" .venv/bin/python docs/images/make_screenshots.py [de|zh_CN]
 
 With a language, the cashier's screens are in it and the files get a "-<language>" suffix.
 
@@ -28,6 +28,8 @@ from pos.demo import DEMO_STAFF, prepare_demo
 from pos.ui.service_till import ServiceTill
 
 OUT = Path(__file__).resolve().parent
+#: The smallest till screen the window is made for (tests/test_ui_fit.py checks the others).
+WIDTH, HEIGHT = 1024, 768
 # Products of resources/demo/catalog.csv that make a believable basket.
 BASKET = ["4151397130521", "4309211592547"]
 
@@ -83,7 +85,7 @@ def main() -> int:
     demo = prepare_demo(Path(tempfile.mkdtemp(prefix="storelink-shots-")) / "pos")
     term = build_terminal(ServiceTill.open(demo.data_dir, demo_pins=demo.pins), language=language)
     window, display = term.window, term.display
-    window.resize(1366, 768)
+    window.resize(WIDTH, HEIGHT)
     window.show()
     display.resize(1024, 600)
     display.show()

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QPixmap, QResizeEvent, QScreen
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QBoxLayout,
     QHBoxLayout,
     QHeaderView,
     QStackedWidget,
@@ -27,6 +28,10 @@ from pos.ui.widgets import label
 
 WINDOW_TITLE = "Customer Display"  # a contract (docs/cashier.md): in English so tools find the window
 CLAIM_TEXT = N_("Scan to add this purchase to your account")
+#: What the cashier is told when the display could not go on a second screen or beside the till.
+OWN_WINDOW_HINT = N_("The Customer Display is a window of its own: Alt+Tab brings it forward.")
+#: Narrowest the display is worth placing beside the till on a single screen.
+BESIDE_MIN_WIDTH = 400
 #: Side of the claim QR on screen. 48 characters of URL fit QR version 5 (37 modules + quiet zone):
 #: about 8 px per module, roughly 2 mm on a 15" screen, which a phone reads from an arm's length.
 QR_SIDE = 360
@@ -69,6 +74,7 @@ class CustomerDisplay(QWidget):
         self._welcome_label = label("customerWelcome", role="display-big")
         for widget in (self._store_label, self._welcome_label):
             widget.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            widget.setWordWrap(True)  # a narrow display beside the till wraps the store's name
             layout.addWidget(widget)
         return page
 
@@ -105,7 +111,8 @@ class CustomerDisplay(QWidget):
     def _build_claim(self) -> QWidget:
         page = QWidget()
         page.setObjectName("customerClaimPage")
-        layout = QHBoxLayout(page)
+        layout = QBoxLayout(QBoxLayout.Direction.LeftToRight, page)
+        self._claim_layout = layout
         self._qr = label("customerClaimQr")
         self._qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._qr.setMinimumSize(QR_SIDE, QR_SIDE)
@@ -118,6 +125,7 @@ class CustomerDisplay(QWidget):
         self._thanks = label("customerThanks", role="display-info")
         text.addStretch(1)
         for widget in (self._claim_text, self._paid, self._change, self._thanks):
+            widget.setWordWrap(True)
             text.addWidget(widget)
         text.addStretch(1)
         layout.addWidget(self._qr, 0)
@@ -192,7 +200,19 @@ class CustomerDisplay(QWidget):
         if self.claim_url:
             self._qr.setPixmap(QPixmap.fromImage(qr_image(self.claim_url, self.qr_side())))
 
+    def fit_width(self, width: int) -> None:
+        """Lay the claim page out for a window ``width`` wide: the QR beside the text where there
+        is room, above it in a narrow window (beside the till on one screen)."""
+        direction = (
+            QBoxLayout.Direction.LeftToRight
+            if width >= 2 * QR_SIDE + 80
+            else QBoxLayout.Direction.TopToBottom
+        )
+        if self._claim_layout.direction() != direction:
+            self._claim_layout.setDirection(direction)
+
     def resizeEvent(self, event: QResizeEvent) -> None:
+        self.fit_width(event.size().width())
         super().resizeEvent(event)
         self._render_qr()
 
@@ -200,13 +220,40 @@ class CustomerDisplay(QWidget):
         page = self._pages.currentWidget()
         return page.objectName() if page is not None else ""
 
-    def place(self, main_window_screen: QScreen | None = None) -> None:
-        """Full screen on a screen other than the till's if there is one, else a normal window."""
+    def place(self, main_window_screen: QScreen | None = None, till: QWidget | None = None) -> str:
+        """Put the display where the shopper can see it, never hidden behind the till:
+
+        * ``"second-screen"``: full screen on a screen other than the till's, when there is one;
+        * ``"beside"``: with one screen wide enough, the till on the left of it and the display
+          in the rest (``till`` is moved and resized to make room);
+        * ``"own-window"``: a screen too narrow for both (a 1024 px till) or no ``till`` given: a
+          window of its own, which the caller tells the cashier how to bring forward.
+        """
         till_screen = main_window_screen or QGuiApplication.primaryScreen()
         others = [screen for screen in QGuiApplication.screens() if screen is not till_screen]
         if others:
             self.setScreen(others[0])
             self.setGeometry(others[0].geometry())
             self.showFullScreen()
-        else:
-            self.show()
+            return "second-screen"
+        if till is not None and till_screen is not None:
+            area = till_screen.availableGeometry()
+            needed = max(till.minimumSizeHint().width(), till.minimumWidth())
+            till_width = max(needed, min(area.width() - BESIDE_MIN_WIDTH, round(area.width() * 0.7)))
+            if area.width() - till_width >= BESIDE_MIN_WIDTH:
+                # The window manager's frame (title bar, borders) is outside the widget's size.
+                frame_w = till.frameGeometry().width() - till.width()
+                frame_h = till.frameGeometry().height() - till.height()
+                till.move(area.topLeft())
+                till.resize(till_width - frame_w, area.height() - frame_h)
+                # The display gets the same frame as the till: its inside starts within it.
+                outer, inner = till.frameGeometry(), till.geometry()
+                frame_left, frame_top = inner.x() - outer.x(), inner.y() - outer.y()
+                left = area.x() + till_width
+                width = area.right() + 1 - left - frame_w
+                self.fit_width(width)
+                self.setGeometry(left + frame_left, area.y() + frame_top, width, area.height() - frame_h)
+                self.show()
+                return "beside"
+        self.show()
+        return "own-window"

@@ -22,7 +22,7 @@ from pos.ui.sale_screen import SaleScreen
 from pos.ui.sign_in import PinScreen
 from pos.ui.state import Session
 from pos.ui.sync_status import NEEDS_IT, SyncMonitor, SyncView, sync_text
-from pos.ui.widgets import label, set_role
+from pos.ui.widgets import TOUCH_MIN, ElidedLabel, label, set_role
 
 WINDOW_TITLE = "Storelink POS"
 #: How long after the till's own screen the Customer Display follows a change (one frame or so).
@@ -38,13 +38,15 @@ class StatusLine(QWidget):
         self.session = session
         self.cashier = label("statusCashier", role="status")
         self.shift = label("statusShift", role="status")
-        self.sync = label("statusSync", role="status")
+        # The sync line is the longest: on a narrow screen it is cut with "…" (whole in its tooltip)
+        # rather than pushing the sync button out of the window.
+        self.sync = ElidedLabel("statusSync", role="status")
         self.busy = label("statusBusy", role="status")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 2, 8, 2)
-        for widget in (self.cashier, self.shift, self.sync):
-            layout.addWidget(widget)
-        layout.addStretch(1)
+        layout.addWidget(self.cashier)
+        layout.addWidget(self.shift)
+        layout.addWidget(self.sync, 1)
         layout.addWidget(self.busy)
         session.changed.connect(lambda _op: self.refresh())
         session.runner.busy_changed.connect(lambda n: self.busy.setText("…" if n else ""))
@@ -73,7 +75,7 @@ class StatusLine(QWidget):
             self._layout.insertWidget(index + offset, widget)
         self.sync_now.setVisible(True)
         # The status bar keeps one height whether or not the bar and the button are showing.
-        self.sync_now.setMinimumHeight(36)
+        self.sync_now.setMinimumHeight(TOUCH_MIN)
         self.setMinimumHeight(self.sync_now.minimumHeight() + 8)
         self.sync_now.clicked.connect(monitor.sync_now)
         monitor.status_changed.connect(lambda _view: self._show_sync())

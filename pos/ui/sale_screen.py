@@ -37,7 +37,7 @@ from pos.ui.views import (
     ShiftView,
     TillError,
 )
-from pos.ui.widgets import Keypad, label, set_role, touch_button
+from pos.ui.widgets import TOUCH_MIN, Keypad, label, set_role, touch_button
 
 COLUMNS = (N_("Item"), N_("Qty"), N_("Price"), N_("Discount"), N_("Amount"))
 
@@ -182,33 +182,36 @@ class SaleScreen(QWidget):
 
         self.scan_input = QLineEdit()
         self.scan_input.setObjectName("scanInput")
-        self.scan_input.setMinimumHeight(52)
+        self.scan_input.setMinimumHeight(TOUCH_MIN + 4)
         self.scan_input.textEdited.connect(self._on_typed)
         self.scan_input.returnPressed.connect(self._on_enter)
         self.keypad = Keypad("saleKeypad", lambda: self.scan_input)
 
         self.buttons: dict[str, Any] = {}
+        # Two rows across the whole screen, Pay in the corner: on a 1024×768 till every button stays
+        # at least TOUCH_MIN high and wide enough for its German caption.
         actions = [
             ("searchButton", self.open_search),
             ("discountButton", self.open_discount),
             ("removeLineButton", self.remove_selected_line),
             ("voidSaleButton", self.void_sale),
             ("reprintButton", self.reprint_last),
-            ("lockButton", self.lock),
-            ("signOutButton", self.sign_out),
             ("cashMovementButton", self.open_cash_movement),
             ("closeShiftButton", self.open_close_shift),
+            ("lockButton", self.lock),
+            ("signOutButton", self.sign_out),
             ("payButton", self.open_payment),
         ]
         grid = QGridLayout()
+        grid.setSpacing(6)
         for index, (name, slot) in enumerate(actions):
             button = touch_button("", name, slot)
             self.buttons[name] = button
             if name == "payButton":
                 button.setProperty("role", "primary")
-                grid.addWidget(button, (index + 1) // 2, 0, 1, 2)  # a row of its own under the others
-            else:
-                grid.addWidget(button, index // 2, index % 2)
+            grid.addWidget(button, index // 5, index % 5)
+        for column in range(5):
+            grid.setColumnStretch(column, 1)
 
         right = QVBoxLayout()
         total_row = QHBoxLayout()
@@ -221,11 +224,13 @@ class SaleScreen(QWidget):
         right.addWidget(self.quantity)
         right.addWidget(self.scan_input)
         right.addWidget(self.keypad, 1)
-        right.addLayout(grid)
 
-        layout = QHBoxLayout(self)
-        layout.addLayout(left, 3)
-        layout.addLayout(right, 2)
+        top = QHBoxLayout()
+        top.addLayout(left, 3)
+        top.addLayout(right, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top, 1)
+        layout.addLayout(grid)
         # Labels whose text changes on every scan keep their size, so a scan repaints only them and
         # the new row, never a relayout of the whole screen.
         for changing in (self.last_item, self.message, self.tax):
@@ -270,7 +275,8 @@ class SaleScreen(QWidget):
             "payButton": _("Pay (F12)"),
         }
         for name, text in captions.items():
-            self.buttons[name].setText(text)
+            # The key on a line of its own: German captions fit the five-wide bar on a 1024 px till.
+            self.buttons[name].setText(text.replace(" (", "\n("))
         self.total_caption.setText(_("Total"))
         self.scan_input.setPlaceholderText(_("Scan or type a code, Enter"))
         self.model.retranslate()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QSizePolicy, QVBoxLayout, QWidget
 
 from pos.ui.i18n import LANGUAGES, N_, _, current_language, set_language
 from pos.ui.state import Session
-from pos.ui.widgets import Keypad, label, set_role, touch_button
+from pos.ui.widgets import TOUCH_MIN, Keypad, label, set_role, touch_button
 
 ROLE_NAMES = {"cashier": N_("Cashier"), "manager": N_("Manager")}
 
@@ -31,12 +31,16 @@ class PinScreen(QWidget):
         self.pin.setEchoMode(QLineEdit.EchoMode.Password)
         self.pin.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.pin.setMaxLength(12)
+        self.pin.setMinimumHeight(TOUCH_MIN + 4)
         self.pin.returnPressed.connect(self.submit)
         self.feedback = label(f"{prefix}Message", role="info")
         self.feedback.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.feedback.setWordWrap(True)
         self.keypad = Keypad(f"{prefix}Keypad", lambda: self.pin, star=False)
-        self.keypad.setFixedSize(400, 300)
+        # 300 px high where there is room, down to four rows of touch-sized keys on a small screen.
+        self.keypad.setMinimumSize(4 * TOUCH_MIN + 3 * 6, 4 * TOUCH_MIN + 3 * 6)
+        self.keypad.setMaximumSize(400, 300)
+        self.keypad.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.button = touch_button("", "unlockButton" if locked else "signInButton", self.submit)
         self.button.setProperty("role", "primary")
         self.demo = label("demoPins", role="hint")
@@ -61,18 +65,28 @@ class PinScreen(QWidget):
         column.addStretch(1)
         for widget in (self.title, self.prompt, self.pin, self.feedback):
             column.addWidget(widget)
-        column.addWidget(self.keypad, 0, Qt.AlignmentFlag.AlignHCenter)
+        column.addWidget(self.keypad, 3, Qt.AlignmentFlag.AlignHCenter)
         column.addWidget(self.button)
-        column.addWidget(self.demo)
-        column.addWidget(self.head_office)
-        column.addWidget(self.language, 0, Qt.AlignmentFlag.AlignHCenter)
         column.addStretch(1)
         box = QWidget()
         box.setLayout(column)
         box.setMaximumWidth(460)
+        # The demo's PINs and addresses and the language beside the PIN pad, not under it: the
+        # screen fits 768 px of height.
+        side = QVBoxLayout()
+        side.addStretch(1)
+        side.addWidget(self.demo)
+        side.addWidget(self.head_office)
+        side.addWidget(self.language, 0, Qt.AlignmentFlag.AlignHCenter)
+        side.addStretch(1)
+        side_box = QWidget()
+        side_box.setObjectName(f"{prefix}Side")
+        side_box.setLayout(side)
+        side_box.setMaximumWidth(420)
         outer = QHBoxLayout(self)
         outer.addStretch(1)
-        outer.addWidget(box)
+        outer.addWidget(box, 3)
+        outer.addWidget(side_box, 2)
         outer.addStretch(1)
         session.changed.connect(self._changed)
         self.retranslate()

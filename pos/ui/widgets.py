@@ -4,19 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QApplication, QGridLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QWidget
 
-#: Smallest side of anything a finger presses (about 12 mm on a 15" counter screen).
+#: Side a finger-pressed button has where there is room (about 12 mm on a 15" counter screen) ...
 TOUCH_SIZE = 56
+#: ... and never less than this, on the smallest till screen (1024×768): the usual touch minimum.
+TOUCH_MIN = 44
+
+
+class TouchButton(QPushButton):
+    """A push button that asks for :data:`TOUCH_SIZE` and gives way down to :data:`TOUCH_MIN`."""
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(max(hint.width(), TOUCH_SIZE), max(hint.height(), TOUCH_SIZE))
 
 
 def touch_button(text: str, name: str, on_click: Callable[[], None] | None = None) -> QPushButton:
     """A large push button that never takes keyboard focus (the scan input keeps it)."""
-    button = QPushButton(text)
+    button = TouchButton(text)
     button.setObjectName(name)
-    button.setMinimumHeight(TOUCH_SIZE)
+    button.setMinimumSize(TOUCH_MIN, TOUCH_MIN)
     button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
     button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
     if on_click is not None:
@@ -31,6 +41,31 @@ def label(name: str, text: str = "", *, role: str = "") -> QLabel:
     if role:
         widget.setProperty("role", role)
     return widget
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that may be narrower than its text: it paints the text cut with "…" and
+    shows the whole text as its tooltip (:meth:`text` is always the whole text)."""
+
+    def __init__(self, name: str, *, role: str = "") -> None:
+        super().__init__()
+        self.setObjectName(name)
+        if role:
+            self.setProperty("role", role)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, super().minimumSizeHint().height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        painter.drawText(rect, int(self.alignment()), shown)
 
 
 def set_role(widget: QWidget, role: str) -> None:
