@@ -82,7 +82,8 @@ class Wine:
             # No prompts to download Mono or Gecko: an MSI needs neither.
             WINEDLLOVERRIDES="mscoree,mshtml=",
         )
-        self.run("wineboot", "-i")
+        booted = self.run("wineboot", "-i")
+        assert booted.returncode == 0, f"wineboot failed: {booted.stdout[-2000:]}"
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         # Output goes to a file, not a pipe: the wineserver and services wine starts inherit it and
