@@ -174,6 +174,7 @@ def test_msi_lists_every_file_of_the_bundle_and_writes_branch_conf_from_properti
     sequence = {row[0] for row in table(out, "InstallExecuteSequence")}
     assert {"WriteIniValues", "RemoveExistingProducts"} <= sequence
     assert "RemoveIniValues" not in sequence  # uninstall keeps branch.conf
+    assert msi.SERVER_CONDITION in {row[0] for row in table(out, "LaunchCondition")}
     directories = {row[0]: row for row in table(out, "Directory")}
     assert directories["INSTALLDIR"][1:] == ["ProgramFiles64Folder", "Storelink POS"]
     assert directories["BRANCHDIR"][1:] == ["CommonAppDataFolder", "Storelink POS"]
@@ -218,6 +219,12 @@ def test_wine_install_upgrade_and_uninstall(
 
     # The same version built again: a new ProductCode, as every build has.
     rebuilt = msi.build(tmp_path / "n1", tmp_path / "dist" / "rebuilt" / "storelink-pos-0.1.1.msi", "0.1.1")
+
+    # A SERVER that is no URL is refused before anything is installed or written.
+    assert wine.msiexec("/i", str(n), "/qn", "SERVER=hq.example.com", f"STORE={STORE}", f"CODE={CODE}") != 0
+    assert not wine.program_files.exists()
+    assert not (wine.program_data / "Storelink POS").exists()
+    assert wine.products() == []
 
     # Install N the way IT's deployment tool does.
     assert wine.msiexec("/i", str(n), "/qn", f"SERVER={SERVER}", f"STORE={STORE}", f"CODE={CODE}") == 0

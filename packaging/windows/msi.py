@@ -54,6 +54,11 @@ FOLDER = "Storelink POS"
 #: (property, key in [branch]) written to branch.conf when given.
 BRANCH_KEYS = (("SERVER", "server"), ("STORE", "store"), ("CODE", "code"))
 BRANCH_FILE = "branch.conf"
+#: ``~<<``: starts with, ignoring case (Windows Installer condition syntax).
+SERVER_CONDITION = 'NOT SERVER OR SERVER ~<< "https://" OR SERVER ~<< "http://"'
+SERVER_MESSAGE = (
+    "SERVER must start with https:// or http:// (e.g. SERVER=https://hq.example.com); nothing was installed."
+)
 BRANCH_SECTION = "branch"
 #: Protected (P), inherited by files (OICI): full control (FA) for SYSTEM and Administrators, modify
 #: (0x1301bf: read, write, execute, delete) for the local Users group (BU).
@@ -202,6 +207,10 @@ def post_sql(version: str) -> list[str]:
         "`Condition` CHAR(255) PRIMARY KEY `MsiLockPermissionsEx`)",
         "INSERT INTO `MsiLockPermissionsEx` (`MsiLockPermissionsEx`, `LockObject`, `Table`, `SDDLText`) "
         f"VALUES ('branch_acl', 'BRANCHDIR', 'CreateFolder', {_q(BRANCH_SDDL)})",
+        # A SERVER that is no URL stops the install before anything changes (exit 1603, the message
+        # in the log); the till checks the rest (store and code) when it reads branch.conf.
+        "INSERT INTO `LaunchCondition` (`Condition`, `Description`) VALUES "
+        f"({_q(SERVER_CONDITION)}, {_q(SERVER_MESSAGE)})",
         # The program folder on the system PATH (pos.exe enroll/status from a new prompt): appended
         # ([~];), set on install and removed on uninstall (=-), system-wide (*).
         "CREATE TABLE `Environment` (`Environment` CHAR(72) NOT NULL, `Name` CHAR(255) NOT NULL "
