@@ -74,8 +74,9 @@ def test_a_cash_sale_kicks_the_drawer_before_the_receipt(tmp_path: Path) -> None
 
 
 def test_printer_profiles_are_parsed_once_and_kept_in_the_users_cache(tmp_path: Path) -> None:
-    """python-escpos parses its printer profiles (about a second of the till's start) into a pickle
-    in a new temp folder per start; the till keeps it in its cache folder instead."""
+    """python-escpos parses its printer profiles (about half a second) into a pickle in a new temp
+    folder per start; the till keeps it in its cache folder instead, and imports python-escpos
+    only when it prints."""
     import os
     import subprocess
     import sys
@@ -85,7 +86,10 @@ def test_printer_profiles_are_parsed_once_and_kept_in_the_users_cache(tmp_path: 
     temp.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "ESCPOS_CAPABILITIES_PICKLE_DIR"}
     env.update(XDG_CACHE_HOME=str(cache), TMPDIR=str(temp), PYTHONPATH=str(root))
-    code = "import pos.hardware.printer, os; print(os.environ['ESCPOS_CAPABILITIES_PICKLE_DIR'])"
+    code = (
+        "import os, sys, pos.hardware.printer as p; assert 'escpos' not in sys.modules;"
+        "p.escpos_printers(); print(os.environ['ESCPOS_CAPABILITIES_PICKLE_DIR'])"
+    )
     first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     folder = Path(first.stdout.strip())
     assert folder == cache / "storelink-pos" / "escpos"

@@ -11,19 +11,30 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal
 
 import platformdirs
+
+if TYPE_CHECKING:
+    from escpos.escpos import Escpos
+
+PrinterKind = Literal["none", "file", "network", "usb", "serial"]
+
+
+class PrinterError(RuntimeError):
+    """The printer could not be reached or refused the job; the message says which and why."""
 
 
 def _capabilities_cache() -> None:
     """Keep python-escpos's parsed printer profiles between starts.
 
-    On import it parses its 1 MB capabilities.json with pure-Python YAML (about a second of the
-    till's start) and pickles the result into a new temporary folder every time, so the pickle is
-    never reused. A folder in the user's cache makes the parse happen once per machine and user;
-    if that folder cannot be made, python-escpos does as before."""
+    On import it parses its 1 MB capabilities.json with pure-Python YAML (about half a second)
+    and pickles the result into a new temporary folder every time, so the pickle is never reused.
+    A folder in the user's cache makes the parse happen once per machine and user; if that folder
+    cannot be made, python-escpos does as before."""
     if "ESCPOS_CAPABILITIES_PICKLE_DIR" in os.environ:
         return
     folder = Path(platformdirs.user_cache_dir("storelink-pos", appauthor=False)) / "escpos"
@@ -34,26 +45,30 @@ def _capabilities_cache() -> None:
     os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = str(folder)
 
 
-_capabilities_cache()
+@cache
+def escpos_printers() -> ModuleType:
+    """python-escpos's printer classes, imported on first use: the import (USB, serial, image and
+    barcode libraries) is a tenth of the till's start, and only a sale's receipt needs it."""
+    _capabilities_cache()
+    from escpos import printer
 
-from escpos import printer as escpos_printer  # noqa: E402 -- after the cache folder is set
-from escpos.escpos import Escpos  # noqa: E402
-
-PrinterKind = Literal["none", "file", "network", "usb", "serial"]
-
-
-class PrinterError(RuntimeError):
-    """The printer could not be reached or refused the job; the message says which and why."""
+    return printer
 
 
-class _NetworkPrinter(escpos_printer.Network):  # type: ignore[misc]
-    """python-escpos's network printer, but a refused connection leaks no socket and says where."""
+@cache
+def _network_printer_class() -> type:
+    class NetworkPrinter(escpos_printers().Network):  # type: ignore[misc]
+        """python-escpos's network printer, but a refused connection leaks no socket and says where."""
 
-    def open(self, raise_not_found: bool = True) -> None:
-        try:
-            self.device = socket.create_connection((self.host, self.port), timeout=self.timeout)
-        except OSError as exc:
-            raise PrinterError(f"cannot reach the network printer at {self.host}:{self.port}: {exc}") from exc
+        def open(self, raise_not_found: bool = True) -> None:
+            try:
+                self.device = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            except OSError as exc:
+                raise PrinterError(
+                    f"cannot reach the network printer at {self.host}:{self.port}: {exc}"
+                ) from exc
+
+    return NetworkPrinter
 
 
 @dataclass(frozen=True)
@@ -97,6 +112,7 @@ class PrinterSettings:
 
 def open_printer(settings: PrinterSettings) -> Escpos:
     """Connect to the configured printer; raises :class:`PrinterError` naming what failed."""
+    escpos_printer = escpos_printers()
     profile: dict[str, Any] = {"profile": settings.profile} if settings.profile else {}
     try:
         if settings.kind == "file":
@@ -106,7 +122,7 @@ def open_printer(settings: PrinterSettings) -> Escpos:
         if settings.kind == "network":
             if not settings.host:
                 raise PrinterError("printer kind 'network' needs a host")
-            return _NetworkPrinter(host=settings.host, port=settings.port, timeout=5, **profile)
+            return _network_printer_class()(host=settings.host, port=settings.port, timeout=5, **profile)
         if settings.kind == "usb":
             return escpos_printer.Usb(settings.usb_vendor, settings.usb_product, **profile)
         if settings.kind == "serial":
