@@ -299,8 +299,9 @@ def looks_like_short_member_code(typed: str) -> bool:
     return len(text) == SHORT_CODE_DIGITS and bool(_DIGITS.match(text))
 
 
-def verify_member_code(text: str, *, public_key: Ed25519PublicKey, now: datetime) -> MemberCode:
-    """Check a scanned member code offline: raises MalformedCode, ForgedCode or ExpiredCode."""
+def read_member_code(text: str, *, public_key: Ed25519PublicKey) -> MemberCode:
+    """A member code's contents once its signature checks, whatever the time: raises MalformedCode
+    or ForgedCode. Head office uses it to check the code against the time of the sale."""
     candidate = text.strip()
     if not looks_like_member_code(candidate):
         raise MalformedCode(f"not a member code: expected {MEMBER_CODE_DIGITS} digits starting with 9")
@@ -316,14 +317,20 @@ def verify_member_code(text: str, *, public_key: Ed25519PublicKey, now: datetime
         public_key.verify(sig, head)
     except InvalidSignature as exc:
         raise ForgedCode("this member code is not genuine") from exc
-    stamp = int(now.timestamp())
-    if stamp > valid_from + valid_for + MEMBER_LEEWAY_SECONDS:
-        raise ExpiredCode("this member code has expired: ask the shopper to open their account page")
-    if valid_from > stamp + MEMBER_LEEWAY_SECONDS:
-        raise ExpiredCode("this member code is not valid yet: check the till's clock")
     return MemberCode(
         member_id=member_id,
         issued_at=datetime.fromtimestamp(valid_from, UTC),
         expires_at=datetime.fromtimestamp(valid_from + valid_for, UTC),
         serial=serial,
     )
+
+
+def verify_member_code(text: str, *, public_key: Ed25519PublicKey, now: datetime) -> MemberCode:
+    """Check a scanned member code offline: raises MalformedCode, ForgedCode or ExpiredCode."""
+    code = read_member_code(text, public_key=public_key)
+    stamp = int(now.timestamp())
+    if stamp > int(code.expires_at.timestamp()) + MEMBER_LEEWAY_SECONDS:
+        raise ExpiredCode("this member code has expired: ask the shopper to open their account page")
+    if int(code.issued_at.timestamp()) > stamp + MEMBER_LEEWAY_SECONDS:
+        raise ExpiredCode("this member code is not valid yet: check the till's clock")
+    return code

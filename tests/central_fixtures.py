@@ -342,6 +342,7 @@ def sale_payload(
     receipt_no: str = "R-0001",
     completed_at: datetime | None = None,
     original_sale_id: str | None = None,
+    member_code: str | None = None,
 ) -> dict[str, Any]:
     """A valid SalePayload (sale.completed schema 1) as a dict; one line of ``total`` by default."""
     if lines is None:
@@ -374,6 +375,7 @@ def sale_payload(
         "change": 0,
         "claim_code": claim_code,
         "member_id": member_id,
+        "member_code": member_code,
         "cashier_id": "1",
         "approved_by": None,
         "shift_id": None,
@@ -399,6 +401,7 @@ def push_sale(
     claim_code: str | None = None,
     lines: list[dict[str, Any]] | None = None,
     completed_at: datetime | None = None,
+    member_code: str | None = None,
 ) -> PushedSale:
     """Push one completed sale with a genuine claim code (made now unless ``claim_code`` is given)."""
     code = claim_code or terminal.claim_code((completed_at or utcnow()).date()).text
@@ -406,6 +409,7 @@ def push_sale(
         total=total,
         claim_code=code,
         member_id=member_id,
+        member_code=member_code,
         lines=lines,
         completed_at=completed_at,
         receipt_no=f"R-{terminal.seq + 1:05d}",
@@ -413,3 +417,13 @@ def push_sale(
     entry = terminal.entry("sale.completed", payload)
     response = terminal.push(client, [entry])
     return PushedSale(response=response, sale_id=payload["sale_id"], claim_code=code, total=total)
+
+
+def member_code_for(db: Database, member_id: int, now: datetime | None = None) -> str:
+    """A genuine member code of ``member_id``, signed with head office's key as the account page does."""
+    from sync.codes import make_member_code
+    from sync.server.keys import signing_key
+
+    with db.begin() as conn:
+        key = signing_key(conn)
+    return make_member_code(member_id=member_id, signing_key=key, now=now or datetime.now(UTC))

@@ -13,6 +13,7 @@ from central_fixtures import (  # noqa: F401  (fixtures are used by name)
     central_db,
     enroll,
     enrollment_code,
+    member_code_for,
     push_sale,
     sale_payload,
 )
@@ -326,7 +327,13 @@ def test_a_member_sale_credits_points_to_the_member(central: LiveServer) -> None
     add_store(central.db)
     shopper = add_shopper(central.db)
     till = enroll(central.client, central.db)
-    push_sale(central.client, till, total=12_345, member_id=shopper)
+    push_sale(
+        central.client,
+        till,
+        total=12_345,
+        member_id=shopper,
+        member_code=member_code_for(central.db, shopper),
+    )
     from sync.server.claims import shopper_points
 
     with central.db.begin() as conn:

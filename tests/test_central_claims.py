@@ -13,6 +13,7 @@ from central_fixtures import (  # noqa: F401  (fixtures are used by name)
     central,
     central_db,
     enroll,
+    member_code_for,
     push_sale,
     sale_payload,
 )
@@ -131,7 +132,8 @@ def test_a_sale_made_with_a_member_code_cannot_be_claimed_by_someone_else(centra
     till = _shop(central)
     member = add_shopper(central.db, "member@example.com")
     other = add_shopper(central.db, "other@example.com")
-    pushed = push_sale(central.client, till, total=1_500, member_id=member)
+    code = member_code_for(central.db, member)
+    pushed = push_sale(central.client, till, total=1_500, member_id=member, member_code=code)
     with central.db.begin() as conn:
         assert check_claim(conn, pushed.claim_code, utcnow().date()).status is ClaimStatus.CLAIMED
         with pytest.raises(ClaimRefused):
@@ -142,7 +144,8 @@ def test_a_sale_made_with_a_member_code_cannot_be_claimed_by_someone_else(centra
 def test_a_return_of_a_member_purchase_takes_its_points_back(central: LiveServer) -> None:
     till = _shop(central)
     member = add_shopper(central.db)
-    pushed = push_sale(central.client, till, total=3_000, member_id=member)
+    code = member_code_for(central.db, member)
+    pushed = push_sale(central.client, till, total=3_000, member_id=member, member_code=code)
     refund = sale_payload(total=-3_000, original_sale_id=pushed.sale_id)
     body = till.push(central.client, [till.entry("return.completed", refund)]).json()
     assert body["results"][0]["status"] == "accepted"
@@ -160,3 +163,27 @@ def test_a_sale_with_a_code_of_another_terminal_is_stored_without_the_code(centr
     with central.db.begin() as conn:
         assert conn.execute(select(schema.sales.c.claim_nonce)).scalar_one() is None
         assert check_claim(conn, code, utcnow().date()).status is ClaimStatus.PENDING
+
+
+@pytest.mark.parametrize("case", ["forged_mac", "expired"])
+def test_a_pushed_claim_code_is_checked_for_its_mac_and_expiry_not_only_parsed(
+    central: LiveServer, case: str
+) -> None:
+    """A pushed sale keeps only a claim code that is genuine for its terminal and unexpired on the
+    day of the sale; anything else is stored without the code (nobody can claim the sale by it)."""
+    till = _shop(central)
+    today = utcnow().date()
+    if case == "forged_mac":
+        code = make_claim_code(terminal_id=till.id, claim_key=new_claim_key(), today=today).text
+    else:
+        code = till.claim_code(today=today - timedelta(days=40), ttl_days=30).text
+    pushed = push_sale(central.client, till, claim_code=code)
+    assert pushed.response.status_code == 200
+    with central.db.begin() as conn:
+        assert conn.execute(select(schema.sales.c.claim_nonce)).scalar_one() is None
+    # The genuine code of the same till on the same day is kept.
+    good = till.claim_code(today=today).text
+    push_sale(central.client, till, claim_code=good)
+    with central.db.begin() as conn:
+        nonces = conn.execute(select(schema.sales.c.claim_nonce)).scalars().all()
+    assert sorted(n is None for n in nonces) == [False, True]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from central_fixtures import member_code_for
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from test_web_support import (
@@ -325,7 +326,8 @@ def test_member_scanned_sale_is_in_the_account(client: TestClient, till: Till, a
     sign_up(client)
     with db_of(app).engine.connect() as conn:
         shopper_id = conn.execute(select(schema.shoppers.c.id)).scalar_one()
-    till.push([till.sale_entry([("SKU-9", "Scarf", 1, 2500)], member_id=shopper_id)])
+    code = member_code_for(db_of(app), shopper_id)
+    till.push([till.sale_entry([("SKU-9", "Scarf", 1, 2500)], member_id=shopper_id, member_code=code)])
     account = client.get("/account")
     assert "member code scanned" in account.text and "Scarf" in account.text
     assert re.search(r'id="points-balance">25<', account.text)

@@ -192,6 +192,7 @@ class Till:
         member_id: int | None = None,
         completed_at: datetime | None = None,
         currency: str = "EUR",
+        member_code: str | None = None,
     ) -> JournalEntry:
         """The next journal entry: a completed sale of ``lines`` (sku, name, pieces, unit price)."""
         when = completed_at or datetime.now(UTC)
@@ -223,6 +224,7 @@ class Till:
             "tenders": [{"kind": "card", "amount": total, "reference": "A1"}],
             "claim_code": claim.text if claim else None,
             "member_id": member_id,
+            "member_code": member_code,
             "completed_at": when.isoformat(),
         }
         return self.entry(EventType.SALE_COMPLETED.value, payload, when)

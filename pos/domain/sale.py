@@ -217,6 +217,7 @@ class Sale:
         self._next_id = 1
         self.sale_discount: Discount | None = None
         self.member_id: int | None = None
+        self.member_code: str | None = None
 
     @property
     def lines(self) -> tuple[SaleLine, ...]:
@@ -298,13 +299,19 @@ class Sale:
                 raise SaleError(f"discount {discount.amount} is more than the sale amount {base}")
         self.sale_discount = discount
 
-    def attach_member(self, member_id: int) -> None:
+    def attach_member(self, member_id: int, code: str | None = None) -> None:
+        """Attach the shopper ``member_id``; ``code`` is the member code they showed, exactly as
+        read (it goes with the sale: head office credits points only for a code it verifies)."""
         if isinstance(member_id, bool) or not isinstance(member_id, int) or member_id <= 0:
             raise SaleError(f"not a member id: {member_id!r}")
+        if code is not None and (not isinstance(code, str) or not code or len(code) > 200):
+            raise SaleError("not a member code")
         self.member_id = member_id
+        self.member_code = code
 
     def detach_member(self) -> None:
         self.member_id = None
+        self.member_code = None
 
     def discount_percent(self) -> Fraction:
         """All discounts as a share of the subtotal, in percent (for the store's discount limit)."""

@@ -258,6 +258,7 @@ def sale_payload(
         change=payment.change,
         claim_code=claim_code,
         member_id=sale.member_id,
+        member_code=sale.member_code,
         cashier_id=cashier_id,
         approved_by=approved_by,
         shift_id=shift_id,

@@ -191,7 +191,7 @@ def scan(terminal: Terminal, s: SaleInProgress, text: str) -> ScanResult:
         except CodeError as exc:
             raise ServiceError(f"Member code refused: {exc}.") from exc
         try:
-            s.sale.attach_member(member.member_id)
+            s.sale.attach_member(member.member_id, routed.code.strip().upper())
         except SaleError as exc:
             raise ServiceError(str(exc)) from exc
         return ScanResult("member", member_id=member.member_id, message="Member added to the sale.")

@@ -6,8 +6,11 @@ The pages call these functions; each runs inside the caller's transaction.
   pending (genuine, but its sale has not reached the server yet) or ready (the sale is here).
 - :func:`claim_purchase` adds the purchase to a shopper's account, at most once per code. A pending
   claim is kept and becomes a purchase when the sale is pushed (``sync.server.push``).
-- Points: one per whole major currency unit of the sale total (:func:`sync.server.push.points_for`);
-  a sale pushed with a member id (member code scanned at the till) credits that shopper at once.
+- Points: one per whole major currency unit of the sale total (:func:`sync.server.push.points_for`),
+  worked out here. A sale pushed with a member code head office verifies credits that shopper at
+  once, and wins over a claim made before it arrived (``sync.server.push._settle_members``: the one
+  place a sale's shopper is decided); the claimant sees that claim as "made with a member code",
+  never the purchase.
 """
 
 from __future__ import annotations
@@ -136,6 +139,14 @@ def check_claim(conn: Connection, code_text: str, today: date) -> ClaimCheck:
         select(schema.sales.c.id).where(schema.sales.c.claim_nonce == code.nonce_hex)
     ).scalar_one_or_none()
     sale = sale_summary(conn, sale_id) if sale_id else None
+    if claim is not None and claim.outcome == "member" and sale is not None:
+        # The sale came with another shopper's verified member code: theirs (push._settle_members).
+        return ClaimCheck(
+            ClaimStatus.CLAIMED,
+            "This purchase was made with a member code and is already in that account.",
+            code=code,
+            claimed_by=sale.member_id,
+        )
     if claim is not None:
         return ClaimCheck(
             ClaimStatus.CLAIMED,
@@ -203,7 +214,7 @@ def claim_purchase(conn: Connection, code_text: str, shopper_id: int, now: datet
             taken = conn.execute(
                 update(schema.sales)
                 .where(schema.sales.c.id == check.sale.id, schema.sales.c.member_id.is_(None))
-                .values(member_id=shopper_id, points=points)
+                .values(member_id=shopper_id, points=points, member_check="claimed")
             ).rowcount
             if taken != 1:
                 raise _LostRace
@@ -260,7 +271,7 @@ def shopper_purchases(conn: Connection, shopper_id: int, limit: int = 100) -> li
         out.append(Purchase(summary, "claimed" if sale_id in claimed else "member", claimed.get(sale_id)))
     for row in conn.execute(
         select(claims.c.claimed_at)
-        .where(claims.c.shopper_id == shopper_id, claims.c.sale_id.is_(None))
+        .where(claims.c.shopper_id == shopper_id, claims.c.sale_id.is_(None), claims.c.outcome.is_(None))
         .order_by(claims.c.claimed_at.desc())
     ):
         out.append(Purchase(None, "pending", row.claimed_at))

@@ -12,15 +12,25 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from babel.numbers import get_currency_precision
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sync.codes import CodeError, parse_claim_code, verify_claim_code
+from sync.codes import (
+    MEMBER_CODE_MAX_USES,
+    MEMBER_LEEWAY_SECONDS,
+    CodeError,
+    ForgedCode,
+    parse_claim_code,
+    read_member_code,
+    verify_claim_code,
+)
 from sync.protocol import (
     EntryResult,
     EntryStatus,
@@ -33,7 +43,7 @@ from sync.protocol import (
     canonical_json,
     chain_hash_of,
 )
-from sync.server import schema
+from sync.server import keys, schema
 from sync.server.changes import JsonText, bulk_insert
 from sync.server.errors import describe_validation_errors
 
@@ -73,6 +83,10 @@ class _Sale:
     tenders: list[dict[str, Any]]
     #: The pending claim this sale settles, if any.
     claim_id: int | None = None
+    #: A pending claim by another shopper that a verified member code took precedence over.
+    lost_claim_id: int | None = None
+    #: (member code as read, member id) the till sent, if it named a shopper.
+    asserted: tuple[str | None, int | None] | None = None
 
 
 class _Batch:
@@ -313,8 +327,11 @@ def _apply(
         "currency": sale.currency,
         "completed_at": completed_at,
         "claim_nonce": nonce,
-        "member_id": sale.member_id,
+        "member_id": None,  # decided by _settle_members, never taken from the till
         "points": 0,
+        "member_check": None,
+        "asserted_member_id": None,
+        "member_code_id": None,
         "original_sale_id": sale.original_sale_id,
         "payload": payload_json,
     }
@@ -346,7 +363,8 @@ def _apply(
         }
         for n, t in enumerate(sale.tenders, start=1)
     ]
-    batch.sales.append(_Sale(row, lines, tenders))
+    asserted = (sale.member_code, sale.member_id) if sale.member_code or sale.member_id is not None else None
+    batch.sales.append(_Sale(row, lines, tenders, asserted=asserted))
     for line in sale.lines:
         # A sale takes goods off the shelf; a return (negative quantity) puts them back.
         batch.stock[line.sku] = batch.stock.get(line.sku, 0) - line.quantity_milli
@@ -446,6 +464,8 @@ def _write(conn: Connection, batch: _Batch, store_id: int, now: datetime) -> Non
                 conn.execute(
                     update(claims).where(claims.c.id == sale.claim_id).values(sale_id=sale.row["id"])
                 )
+            if sale.lost_claim_id is not None:
+                conn.execute(update(claims).where(claims.c.id == sale.lost_claim_id).values(outcome="member"))
     if batch.journal:
         bulk_insert(conn, schema.journal, batch.journal)
     if batch.stock:
@@ -453,8 +473,68 @@ def _write(conn: Connection, batch: _Batch, store_id: int, now: datetime) -> Non
         bulk_insert(conn, schema.stock_movements, batch.movements)
 
 
+#: A member code is good for the sale it was shown at: from a little before its window opened (a
+#: till's clock a few minutes slow) to this long after it closed (a long sale, a slow payment).
+MEMBER_SALE_WINDOW = timedelta(minutes=30)
+#: How many sales one member code may credit (a shopper paying in two goes, or at two tills).
+MEMBER_CODE_MAX_SALES = MEMBER_CODE_MAX_USES
+
+
+class MemberCheck(StrEnum):
+    """How a sale's shopper was decided (``sales.member_check``)."""
+
+    VERIFIED = "verified"  # a member code head office verified
+    CLAIMED = "claimed"  # a receipt code the shopper added before the sale arrived
+    RETURN = "return"  # a return: the returned sale's shopper
+    # Refused: the sale is kept without a shopper and /hq lists the attempt.
+    NO_CODE = "no_code"  # a member id with no member code shown
+    MALFORMED = "malformed"
+    FORGED = "forged"
+    OUTSIDE_WINDOW = "outside_window"  # not valid at the time of the sale
+    REUSED = "reused"  # already credited MEMBER_CODE_MAX_SALES sales
+    UNKNOWN_MEMBER = "unknown_member"  # genuine, but no such account (closed)
+
+    @property
+    def refused(self) -> bool:
+        return self not in (MemberCheck.VERIFIED, MemberCheck.CLAIMED, MemberCheck.RETURN)
+
+
+def check_member_code(
+    code: str | None, completed_at: datetime, public_key: Ed25519PublicKey
+) -> tuple[MemberCheck, int | None, str | None]:
+    """Whether ``code`` (as the till read it) is a genuine member code valid at ``completed_at``;
+    the member it names and the code's id (the same for every copy of it, to count its uses).
+    Reuse and the account's existence are checked by the caller."""
+    if not code:
+        return MemberCheck.NO_CODE, None, None
+    try:
+        member = read_member_code(code, public_key=public_key)
+    except ForgedCode:
+        return MemberCheck.FORGED, None, None
+    except CodeError:
+        return MemberCheck.MALFORMED, None, None
+    earliest = member.issued_at - timedelta(seconds=MEMBER_LEEWAY_SECONDS)
+    latest = member.expires_at + MEMBER_SALE_WINDOW
+    if not earliest <= completed_at <= latest:
+        return MemberCheck.OUTSIDE_WINDOW, member.member_id, member.code_id
+    return MemberCheck.VERIFIED, member.member_id, member.code_id
+
+
 def _settle_members(conn: Connection, batch: _Batch) -> None:
-    """Attach each sale to its shopper (scanned at the till, or a pending claim) and give points."""
+    """Decide each sale's shopper, in this one place, and compute its points here.
+
+    - A sale credits a shopper only through a member code head office verifies itself (its own
+      signature, valid at the time of the sale, crediting at most MEMBER_CODE_MAX_SALES sales)
+      and whose account exists. A member id the till sends is never trusted: without such a code
+      the sale is kept without a shopper, and the refused attempt is recorded (``member_check``,
+      ``asserted_member_id``) for /hq.
+    - Otherwise a receipt code claimed before the sale arrived adds it to the claimant.
+    - A verified member code wins over a pending claim by someone else: the shopper who showed
+      their code at the till has it; the claim is closed as ``outcome='member'`` and its
+      claimant sees that, never the purchase (:mod:`sync.server.claims`).
+    - A return goes to the returned sale's shopper.
+    - Points: :func:`points_for` of the total, worked out here, never taken from the till.
+    """
     nonces = [s.row["claim_nonce"] for s in batch.sales if s.row["claim_nonce"]]
     pending: dict[str, Any] = {}
     if nonces:
@@ -463,11 +543,36 @@ def _settle_members(conn: Connection, batch: _Batch) -> None:
             r.nonce: r
             for r in conn.execute(
                 select(claims.c.id, claims.c.nonce, claims.c.shopper_id).where(
-                    claims.c.nonce.in_(nonces), claims.c.sale_id.is_(None)
+                    claims.c.nonce.in_(nonces), claims.c.sale_id.is_(None), claims.c.outcome.is_(None)
                 )
             )
         }
-    member_ids = {s.row["member_id"] for s in batch.sales if s.row["member_id"] is not None}
+    checked: dict[int, tuple[MemberCheck, int | None, str | None]] = {}
+    codes = [(i, s) for i, s in enumerate(batch.sales) if s.row["kind"] == "sale" and s.asserted is not None]
+    if codes:
+        public_key = keys.signing_key(conn).public_key()
+        for i, sale in codes:
+            code, _member_id = sale.asserted or (None, None)
+            checked[i] = check_member_code(code, sale.row["completed_at"], public_key)
+    code_ids = {code_id for _check, _m, code_id in checked.values() if code_id is not None}
+    uses: dict[str, int] = {}
+    if code_ids:
+        sales = schema.sales
+        verified = sales.c.member_check == MemberCheck.VERIFIED.value
+        uses = {
+            r.member_code_id: int(r.n)
+            for r in conn.execute(
+                select(sales.c.member_code_id, func.count().label("n"))
+                .where(sales.c.member_code_id.in_(code_ids), verified)
+                .group_by(sales.c.member_code_id)
+            )
+        }
+    named = {m for check, m, _id in checked.values() if check is MemberCheck.VERIFIED and m is not None}
+    known_members = (
+        set(conn.execute(select(schema.shoppers.c.id).where(schema.shoppers.c.id.in_(named))).scalars())
+        if named
+        else set()
+    )
     originals = [s.row["original_sale_id"] for s in batch.sales if s.row["kind"] == "return"]
     original_members: dict[str, int] = {}
     if originals:
@@ -479,25 +584,44 @@ def _settle_members(conn: Connection, batch: _Batch) -> None:
                 )
             )
         }
-    known_members = (
-        set(conn.execute(select(schema.shoppers.c.id).where(schema.shoppers.c.id.in_(member_ids))).scalars())
-        if member_ids
-        else set()
-    )
-    for sale in batch.sales:
+    for i, sale in enumerate(batch.sales):
         row = sale.row
-        if row["member_id"] is not None and row["member_id"] not in known_members:
-            log.warning("sale %s names member %s, who has no account here", row["id"], row["member_id"])
-            row["member_id"] = None
+        row["member_id"] = None
+        member: int | None = None
+        how: MemberCheck | None = None
+        if i in checked:
+            how, member, code_id = checked[i]
+            _code, asserted_id = sale.asserted or (None, None)
+            row["member_code_id"] = code_id
+            if how is MemberCheck.VERIFIED and member not in known_members:
+                how = MemberCheck.UNKNOWN_MEMBER
+            if how is MemberCheck.VERIFIED and code_id is not None:
+                used = uses.get(code_id, 0)
+                if used >= MEMBER_CODE_MAX_SALES:
+                    how = MemberCheck.REUSED
+                else:
+                    uses[code_id] = used + 1
+            if how.refused:
+                log.warning(
+                    "sale %s: member %s not credited (%s)", row["id"], asserted_id or member, how.value
+                )
+                row["asserted_member_id"] = asserted_id if asserted_id is not None else member
+                member = None
         claim = pending.get(row["claim_nonce"] or "")
         if claim is not None:
-            sale.claim_id = claim.id
-            if row["member_id"] is None:
-                row["member_id"] = claim.shopper_id
-        if row["member_id"] is None and row["kind"] == "return":
-            row["member_id"] = original_members.get(row["original_sale_id"] or "")
-        if row["member_id"] is not None:
-            row["points"] = points_for(row["total"], row["currency"])
+            if member is None:
+                member, how = claim.shopper_id, MemberCheck.CLAIMED
+                sale.claim_id = claim.id
+            elif member == claim.shopper_id:
+                sale.claim_id = claim.id  # the same shopper both ways: the claim is simply done
+            else:
+                sale.lost_claim_id = claim.id
+        if row["kind"] == "return" and member is None:
+            member = original_members.get(row["original_sale_id"] or "")
+            how = MemberCheck.RETURN if member is not None else None
+        row["member_id"] = member
+        row["member_check"] = how.value if how is not None else None
+        row["points"] = points_for(row["total"], row["currency"]) if member is not None else 0
 
 
 def _apply_stock(conn: Connection, store_id: int, deltas: dict[str, int], now: datetime) -> None:

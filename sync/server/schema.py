@@ -355,6 +355,14 @@ sales = Table(
     Column("claim_nonce", String(24), nullable=True, unique=True),
     Column("member_id", Integer, ForeignKey("shoppers.id"), nullable=True, index=True),
     Column("points", Integer, nullable=False, default=0),
+    #: How the sale's shopper was decided (sync.server.push.settle_member): None when the sale named
+    #: nobody; 'verified' (a member code head office verified); 'claimed' (receipt code); 'return'
+    #: (the returned sale's shopper); else why a member the till named was NOT credited.
+    Column("member_check", String(24), nullable=True),
+    #: The member the till named when that was refused (shown at /hq), and the member code's id
+    #: (sync.codes.MemberCode.code_id) that limits how many sales one member code may credit.
+    Column("asserted_member_id", BigInteger, nullable=True),
+    Column("member_code_id", String(40), nullable=True, index=True),
     Column("original_sale_id", String(36), nullable=True),
     Column("payload", JSON, nullable=False),
     Index("ix_sales_store_completed", "store_id", "completed_at"),
@@ -396,6 +404,9 @@ claims = Table(
     #: None while pending: the code was valid but its sale had not arrived yet.
     Column("sale_id", String(36), ForeignKey("sales.id"), nullable=True),
     Column("expires_on", Date, nullable=False),
+    #: None while pending or once added (sale_id set); 'member' when the sale arrived carrying a
+    #: verified member code of another shopper, who keeps it (the claimant is told, shown nothing).
+    Column("outcome", String(16), nullable=True),
 )
 
 # --- web sign-in ---------------------------------------------------------------------------------

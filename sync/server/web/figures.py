@@ -427,3 +427,67 @@ def problems(conn: Connection, *, limit: int = 100) -> tuple[list[Problem], list
         select(func.count()).select_from(j).where(j.c.status == "quarantined")
     ).scalar_one()
     return conflicts, quarantined, int(open_conflicts), int(quarantined_count)
+
+
+#: Why a member the till named was not credited (sync.server.push.MemberCheck), for people.
+MEMBER_REFUSALS = {
+    "no_code": "a member id with no member code shown",
+    "malformed": "the member code could not be read",
+    "forged": "the member code is not signed by head office",
+    "outside_window": "the member code was not valid at the time of the sale",
+    "reused": "the member code had already credited its limit of sales",
+    "unknown_member": "no account with that member id",
+}
+
+
+@dataclass(frozen=True)
+class MemberAttempt:
+    """A sale whose till named a shopper head office did not credit (kept without one)."""
+
+    store_code: str
+    terminal_code: str
+    receipt_no: str
+    completed_at: datetime
+    total: int
+    currency: str
+    asserted_member_id: int | None
+    reason: str
+    explanation: str
+
+
+def member_attempts(conn: Connection, *, limit: int = 100) -> tuple[list[MemberAttempt], int]:
+    """Refused member credits, newest first, and how many there are in all."""
+    s, t, st = schema.sales, schema.terminals, schema.stores
+    refused = s.c.member_check.in_(list(MEMBER_REFUSALS))
+    rows = conn.execute(
+        select(
+            s.c.receipt_no,
+            s.c.completed_at,
+            s.c.total,
+            s.c.currency,
+            s.c.asserted_member_id,
+            s.c.member_check,
+            t.c.code.label("terminal_code"),
+            st.c.code.label("store_code"),
+        )
+        .select_from(s.join(t, t.c.id == s.c.terminal_id).join(st, st.c.id == s.c.store_id))
+        .where(refused)
+        .order_by(s.c.completed_at.desc())
+        .limit(limit)
+    )
+    attempts = [
+        MemberAttempt(
+            store_code=r.store_code,
+            terminal_code=r.terminal_code,
+            receipt_no=r.receipt_no,
+            completed_at=utc(r.completed_at),
+            total=r.total,
+            currency=r.currency,
+            asserted_member_id=r.asserted_member_id,
+            reason=r.member_check,
+            explanation=MEMBER_REFUSALS[r.member_check],
+        )
+        for r in rows
+    ]
+    count = conn.execute(select(func.count()).select_from(s).where(refused)).scalar_one()
+    return attempts, int(count)

@@ -30,6 +30,7 @@ from sync.server.web.figures import (
     describe_offset,
     describe_span,
     fleet,
+    member_attempts,
     problems,
     share,
     store_figures,
@@ -159,12 +160,13 @@ def revoke(
 
 @router.get("/problems")
 def problems_page(request: Request) -> Response:
-    """Conflicts and quarantined journal entries, newest first."""
+    """Conflicts, quarantined journal entries and refused member credits, newest first."""
     session, email = _admin(request)
     if session is None or email is None:
         return _to_signin()
     with _engine(request).connect() as conn:
         conflicts, quarantined, open_conflicts, quarantined_count = problems(conn)
+        attempts, attempts_count = member_attempts(conn)
     return _page(
         request,
         "hq/problems.html",
@@ -174,6 +176,9 @@ def problems_page(request: Request) -> Response:
         quarantined=quarantined,
         open_conflicts=open_conflicts,
         quarantined_count=quarantined_count,
+        t=translator(request),
+        member_attempts=attempts,
+        member_attempts_count=attempts_count,
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, or_, select
+from sqlalchemy import Connection, Select, and_, select
 
 from sync.server import schema
 from sync.server.claims import SaleSummary
@@ -111,11 +111,12 @@ def purchase_from_summary(conn: Connection, sale: SaleSummary, how: str) -> Purc
 
 def account_purchases(conn: Connection, shopper_id: int, *, limit: int = 100) -> list[Purchase]:
     """The shopper's purchases, newest first: receipts added online and sales their code was scanned on."""
-    s, c = schema.sales, schema.claims
+    s = schema.sales
     rows = conn.execute(
         _purchase_query()
-        # claim_purchase also sets member_id; the claim join is a guard should that ever change.
-        .where(or_(s.c.member_id == shopper_id, c.c.shopper_id == shopper_id))
+        # sales.member_id is the one owner (push._settle_members, claims.claim_purchase): a claim
+        # that lost to another shopper's member code never shows that shopper's purchase.
+        .where(s.c.member_id == shopper_id)
         .order_by(s.c.completed_at.desc())
         .limit(limit)
     ).all()
@@ -141,7 +142,19 @@ def pending_claims(conn: Connection, shopper_id: int) -> list[PendingClaim]:
     c = schema.claims
     rows = conn.execute(
         select(c.c.claimed_at, c.c.expires_on)
-        .where(and_(c.c.shopper_id == shopper_id, c.c.sale_id.is_(None)))
+        .where(and_(c.c.shopper_id == shopper_id, c.c.sale_id.is_(None), c.c.outcome.is_(None)))
+        .order_by(c.c.claimed_at.desc())
+    )
+    return [PendingClaim(claimed_at=utc(r.claimed_at), expires_on=r.expires_on) for r in rows]
+
+
+def claims_taken_by_members(conn: Connection, shopper_id: int) -> list[PendingClaim]:
+    """Receipt codes the shopper added whose sale arrived with another shopper's verified member
+    code (that shopper has it): only when they were added, nothing of the purchase."""
+    c = schema.claims
+    rows = conn.execute(
+        select(c.c.claimed_at, c.c.expires_on)
+        .where(and_(c.c.shopper_id == shopper_id, c.c.outcome == "member"))
         .order_by(c.c.claimed_at.desc())
     )
     return [PendingClaim(claimed_at=utc(r.claimed_at), expires_on=r.expires_on) for r in rows]

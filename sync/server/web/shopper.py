@@ -28,7 +28,12 @@ from sync.server import claims, schema
 from sync.server.web import accounts
 from sync.server.web.accounts import WebSession, now_utc
 from sync.server.web.i18n import Translator, ngettext_marker
-from sync.server.web.purchases import account_purchases, pending_claims, purchase_from_summary
+from sync.server.web.purchases import (
+    account_purchases,
+    claims_taken_by_members,
+    pending_claims,
+    purchase_from_summary,
+)
 from sync.server.web.qr import qr_rows, qr_svg
 from sync.server.web.templating import render, translator
 
@@ -431,6 +436,7 @@ def _account(request: Request, added: str = "", status_code: int = 200, **form_s
         )
         purchases = account_purchases(conn, session.subject_id)
         pending = pending_claims(conn, session.subject_id)
+        taken = claims_taken_by_members(conn, session.subject_id)
         points = claims.shopper_points(conn, session.subject_id)
     codes = _member_codes(request, session.subject_id)
     current = codes[0]
@@ -444,6 +450,7 @@ def _account(request: Request, added: str = "", status_code: int = 200, **form_s
         email=email,
         purchases=purchases,
         pending=pending,
+        taken=taken,
         points=points,
         member_code=current["code"],
         member_until=current["valid_until"],
