@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import zxingcpp
+from PIL import Image
 
 from pos.hardware.printer import PrinterError, PrinterSettings, open_cash_drawer, print_receipt
 
@@ -29,6 +31,31 @@ def test_image_qr_for_printers_without_native_qr(tmp_path: Path) -> None:
     data = out.read_bytes()
     assert b"Hello" in data and b"\x1dv0" in data  # a raster image instead of GS ( k
     assert CLAIM.encode() not in data
+    # The raster, decoded as a phone would read the paper: the claim URL exactly.
+    decoded = [r.text for r in zxingcpp.read_barcodes(raster_image(data))]
+    assert decoded == [CLAIM]
+
+
+def raster_image(data: bytes) -> Image.Image:
+    """The GS v 0 raster images in ``data``, stacked top to bottom, with a white quiet zone."""
+    strips: list[Image.Image] = []
+    at = data.find(b"\x1dv0")
+    while at >= 0:
+        width_bytes = data[at + 4] + 256 * data[at + 5]
+        rows = data[at + 6] + 256 * data[at + 7]
+        start = at + 8
+        bits = data[start : start + width_bytes * rows]
+        # ESC/POS: a set bit is a black dot; PIL's mode "1" reads a set bit as white.
+        strips.append(Image.frombytes("1", (width_bytes * 8, rows), bytes(b ^ 0xFF for b in bits)))
+        at = data.find(b"\x1dv0", start + len(bits))
+    assert strips, "no raster image"
+    width = max(s.width for s in strips)
+    page = Image.new("L", (width + 80, sum(s.height for s in strips) + 80), 255)
+    y = 40
+    for strip in strips:
+        page.paste(strip.convert("L"), (40, y))
+        y += strip.height
+    return page
 
 
 def test_cash_drawer_kick(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ it, a revoked terminal that keeps selling offline, and catalog, staff and stock 
 from __future__ import annotations
 
 import json
+import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from pos.ledger import catalog, journal
 from pos.services import syncing
 from pos.services.terminal import Terminal, open_terminal
 from sync.client import Offline, Revoked
-from sync.engine import status_line
+from sync.engine import RoundReport, SyncLoop, status_line
 from sync.protocol import EntryStatus, EventType
 from sync.server.catalog import import_catalog
 from sync.server.db import utcnow
@@ -176,3 +178,68 @@ def test_barcodes_from_head_office_are_found_by_the_scanner_in_any_gtin_form(
     ):
         found = product_by_barcode(terminal, scanned)
         assert found is not None and found.sku == sku, scanned
+
+
+def test_a_revoked_terminal_s_background_loop_stops_trying_until_a_person_asks(
+    setup: tuple[LiveServer, Terminal],
+) -> None:
+    """After a revocation the loop does not retry on its own, even with a backoff of a millisecond."""
+    server, terminal = setup
+    with server.db.begin() as conn:
+        revoke_terminal(conn, terminal=terminal.config.terminal_code, now=utcnow())
+    record_sales(terminal, 1)
+    rounds: list[RoundReport] = []
+    first, second = threading.Event(), threading.Event()
+
+    def on_round(report: RoundReport) -> None:
+        rounds.append(report)
+        (first if len(rounds) == 1 else second).set()
+
+    engine = syncing.make_engine(terminal)
+    loop = SyncLoop(
+        engine,
+        watch=None,
+        interval=3600.0,
+        initial=0.001,
+        cap=0.001,
+        on_round=on_round,
+        on_stop=engine.client.http.close,
+    )
+    loop.start()
+    try:
+        assert first.wait(30), "no first round"
+        assert isinstance(rounds[0].error, Revoked)
+        # A loop that retried would have run many rounds within this bound (1 ms apart).
+        assert not second.wait(1.0), f"the loop retried after the revocation ({len(rounds)} rounds)"
+        loop.sync_now()  # a person asking tries exactly once more
+        assert second.wait(30), "sync_now did not start a round"
+    finally:
+        loop.stop()
+    assert len(rounds) == 2 and all(isinstance(r.error, Revoked) for r in rounds)
+    assert syncing.current_status(terminal).state == "revoked"
+
+
+def test_the_till_acknowledges_what_the_server_holds_not_what_it_sent(
+    setup: tuple[LiveServer, Terminal], tmp_path: Path
+) -> None:
+    """A cloned till (its files copied to a second machine) pushes a history the server refuses
+    after the first differing entry: it must keep everything from there queued."""
+    server, terminal = setup
+    record_sales(terminal, 1)
+    assert syncing.sync_once(terminal).ok
+    clone_dir = tmp_path / "clone"
+    shutil.copytree(terminal.data_dir, clone_dir)
+    record_sales(terminal, 1)  # the original goes on: its seq 2 reaches head office
+    assert syncing.sync_once(terminal).ok
+    held = len(server_journal(server.db, terminal.config.terminal_id))
+    with open_terminal(clone_dir, secrets_backend="file", daily_backup=False) as clone:
+        first_new = journal.head(clone.ledger.read())[0] + 1
+        record_sales(clone, 3)  # different entries under the same sequence numbers
+        report = syncing.sync_once(clone)
+        assert not report.ok
+        store = syncing.LedgerSyncStore(clone.ledger)
+        # The server's high_seq, never the last entry sent.
+        assert store.acknowledged_seq() <= held < journal.head(clone.ledger.read())[0]
+        assert store.acknowledged_seq() < first_new + 2
+        assert store.queued_count() >= 2
+    assert len(server_journal(server.db, terminal.config.terminal_id)) == held

@@ -69,3 +69,36 @@ def test_rows_always_add_up(lines: list[tuple[str, int]], mode: TaxMode) -> None
         rate = Decimal(row.rate) / 100
         exact = row.gross * rate / (1 + rate) if mode is TaxMode.INCLUSIVE else row.net * rate
         assert abs(row.tax - exact) <= Decimal("0.5")
+
+
+@pytest.mark.parametrize(
+    ("rate", "amount", "mode", "tax"),
+    [
+        ("19", 150, TaxMode.EXCLUSIVE, 29),  # 28.5 exactly: half-up, not half-to-even (28)
+        ("19", 50, TaxMode.EXCLUSIVE, 10),  # 9.5 -> 10 (half-to-even would also say 10)
+        ("7", 50, TaxMode.EXCLUSIVE, 4),  # 3.5 -> 4
+        ("7", 150, TaxMode.EXCLUSIVE, 11),  # 10.5 -> 11 (half-to-even: 10)
+        ("7", -150, TaxMode.EXCLUSIVE, -11),  # a return mirrors the sale: half away from zero
+    ],
+)
+def test_exact_halves_round_half_up(rate: str, amount: int, mode: TaxMode, tax: int) -> None:
+    row = tax_row(rate, amount, mode)
+    assert row.tax == tax and row.net + row.tax == row.gross
+
+
+@given(st.sampled_from(RATES), st.integers(-(10**7), 10**8), st.sampled_from(list(TaxMode)))
+def test_tax_is_the_exact_figure_rounded_half_up(rate: str, amount: int, mode: TaxMode) -> None:
+    """Not merely within half a cent: exactly the commercial rounding of the exact tax."""
+    from fractions import Fraction
+
+    r = Fraction(Decimal(rate)) / 100
+    row = tax_row(rate, amount, mode)
+    if mode is TaxMode.INCLUSIVE:
+        exact_net = Fraction(amount) / (1 + r)
+        sign = -1 if exact_net < 0 else 1
+        net = sign * int(abs(exact_net) + Fraction(1, 2))
+        assert row.net == net and row.tax == amount - net
+    else:
+        exact_tax = Fraction(amount) * r
+        sign = -1 if exact_tax < 0 else 1
+        assert row.tax == sign * int(abs(exact_tax) + Fraction(1, 2))
