@@ -339,6 +339,33 @@ def ledger_verify(ctx: click.Context, data_dir: Path | None) -> None:
     click.echo("OK: the journal's chain verifies and the file is sound.")
 
 
+@ledger.command("unsynced")
+@data_dir_option
+@click.pass_context
+def ledger_unsynced(ctx: click.Context, data_dir: Path | None) -> None:
+    """Print how many journal entries head office has not acknowledged (0: all synced).
+
+    Opens the ledger read-only (the package's removal scripts run it as root before purging);
+    no ledger prints 0. Exit 1 when the ledger cannot be read: count nothing as synced then."""
+    import sqlite_utils
+
+    from pos.ledger import state
+    from pos.services.reports import open_read_only
+
+    try:
+        conn = open_read_only(_data_dir(ctx, data_dir))
+    except FileNotFoundError:
+        click.echo("0")
+        return
+    try:
+        count = state.queued_events(sqlite_utils.Database(conn))
+    except sqlite3.Error as exc:
+        _fail(f"the ledger cannot be read: {exc}")
+    finally:
+        conn.close()
+    click.echo(str(count))
+
+
 @ledger.command("backup")
 @data_dir_option
 @click.pass_context
@@ -508,6 +535,86 @@ def staff_list(ctx: click.Context, data_dir: Path | None) -> None:
         click.echo(f"{person.id}  {person.role:<8} {person.name}")
     if not people:
         click.echo("No staff yet: add some with `pos staff add`.", err=True)
+
+
+# --- sell --------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--pin", required=True, help="The PIN of the cashier who sells (as at the till).")
+@click.option(
+    "--scan",
+    "scans",
+    multiple=True,
+    required=True,
+    help="A barcode or SKU as the scanner sends it; repeat for more lines.",
+)
+@click.option("--cash", default=None, help="Cash handed over, e.g. 20.00 (default: exactly the total).")
+@click.option(
+    "--float", "opening_float", default="0", show_default=True, help="Opening float if no shift is open."
+)
+@click.option("--training", is_flag=True, help="A training sale: recorded as training, never counted.")
+@data_dir_option
+@click.pass_context
+def sell(
+    ctx: click.Context,
+    pin: str,
+    scans: tuple[str, ...],
+    cash: str | None,
+    opening_float: str,
+    training: bool,
+    data_dir: Path | None,
+) -> None:
+    """Ring up one sale paid in cash without the GUI (IT's smoke test after an install or upgrade).
+
+    Signs in with --pin, opens a shift if none is open, scans each --scan, takes the cash, completes
+    the sale exactly as the till does (journal, claim code, queued for head office) and signs out.
+    Anything refused exits 1 with the reason, and no sale is recorded."""
+    from pos.domain.money import format_money, parse_money
+    from pos.domain.tender import Payment, PaymentError
+    from pos.services import sale as sale_service
+    from pos.services import shift as shift_service
+    from pos.services import staff as staff_service
+    from pos.services.terminal import ServiceError
+
+    with _terminal(ctx, data_dir) as terminal:
+        currency = terminal.settings.currency
+        try:
+            tendered = parse_money(cash, currency) if cash is not None else None
+            float_minor = parse_money(opening_float, currency)
+        except ValueError as exc:
+            _fail(str(exc))
+        try:
+            staff_service.sign_in(terminal, pin)
+            try:
+                if not training and shift_service.current_shift(terminal) is None:
+                    shift_service.open_shift(terminal, float_minor)
+                current = sale_service.start_sale(terminal, training=training)
+                for code in scans:
+                    sale_service.scan(terminal, current, code)
+                # Refuse too little cash before payment starts, so a refused sale leaves no trace.
+                probe = Payment(
+                    current.sale.totals().total_money, cash_increment=terminal.settings.cash_increment
+                )
+                due = format_money(probe.cash_due, currency, terminal.settings.locale)
+                try:
+                    probe.add_exact_cash() if tendered is None else probe.add_cash(tendered)
+                except PaymentError as exc:
+                    raise ServiceError(str(exc)) from exc
+                if not probe.is_complete:
+                    raise ServiceError(f"Not enough cash: {due} is due, {cash} was given.")
+                sale_service.begin_payment(terminal, current)
+                sale_service.tender_cash(terminal, current, tendered)
+                done = sale_service.complete_sale(terminal, current)
+            finally:
+                staff_service.sign_out(terminal)
+        except ServiceError as exc:
+            _fail(str(exc))
+        locale = terminal.settings.locale
+        click.echo(
+            f"Sale {done.receipt_no}: {len(current.lines)} line(s), total "
+            f"{format_money(done.total, currency, locale)}, change {format_money(done.change, currency, locale)}."
+        )
 
 
 def main() -> None:

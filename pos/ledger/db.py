@@ -12,7 +12,9 @@ Promises:
 * Readers use their own read-only connection per thread (:meth:`Ledger.read`).
 * At open: the SQLite version is logged, a quick integrity check of everything but the catalog
   runs (a failure raises :class:`LedgerDamaged` naming the newest backup), a backup is taken before any pending migration,
-  the migrations run, and a backup is taken once a day while the ledger is open.
+  the pending migrations run in one transaction (a failure rolls all of them back, to the state of
+  that backup, and raises :class:`MigrationFailed`: the till says so and does not start), and a
+  backup is taken once a day while the ledger is open.
 """
 
 from __future__ import annotations
@@ -57,6 +59,15 @@ class LedgerDamaged(LedgerError):
     def __init__(self, message: str, newest_backup: Path | None) -> None:
         super().__init__(message)
         self.newest_backup = newest_backup
+
+
+class MigrationFailed(LedgerError):
+    """A schema migration of this version failed at open; the ledger was rolled back to the state
+    of ``backup`` (the copy taken just before) and this version cannot run on it."""
+
+    def __init__(self, message: str, backup: Path | None) -> None:
+        super().__init__(message)
+        self.backup = backup
 
 
 class LedgerClosed(LedgerError):
@@ -173,6 +184,22 @@ def backup_to(conn: sqlite3.Connection, data_dir: Path, reason: str, now: dateti
     return target
 
 
+def restore_backup(backup: Path, ledger: Path) -> None:
+    """Replace the (closed) ledger file with ``backup``: copied beside it, then renamed over it."""
+    partial = ledger.with_name(ledger.name + ".restoring")
+    source = sqlite3.connect(f"{backup.resolve().as_uri()}?mode=ro", uri=True)
+    dest = sqlite3.connect(str(partial))
+    try:
+        source.backup(dest)
+    finally:
+        source.close()
+        dest.close()
+    for suffix in ("-wal", "-shm"):
+        ledger.with_name(ledger.name + suffix).unlink(missing_ok=True)
+    partial.replace(ledger)
+    log.warning("ledger %s restored from %s", ledger, backup)
+
+
 class Ledger:
     """The open ledger of one terminal. Create with :meth:`open`; close with :meth:`close`."""
 
@@ -257,9 +284,15 @@ class Ledger:
         backups: list[Path] = []
         pending = migrations.pending(db)
         now = datetime.now(UTC)
-        if pending and existed and migrations.applied(db):
-            backups.append(backup_to(conn, self.data_dir, "before-migration", now))
-        applied = migrations.migrate(db, now)
+        before = migrations.applied(db)
+        taken: Path | None = None
+        if pending and existed and before:
+            taken = backup_to(conn, self.data_dir, "before-migration", now)
+            backups.append(taken)
+        try:
+            applied = self._migrate(db, now)
+        except Exception as exc:
+            raise self._migration_failed(conn, db, before, taken, exc) from exc
         if daily_backup and existed:
             last = newest_backup(self.data_dir)
             last_time = datetime.fromtimestamp(last.stat().st_mtime, UTC) if last is not None else None
@@ -270,6 +303,39 @@ class Ledger:
         elif daily_backup:
             self._last_backup = now
         return db, OpenReport(sqlite3.sqlite_version, tuple(applied), tuple(backups))
+
+    @staticmethod
+    def _migrate(db: sqlite_utils.Database, now: datetime) -> list[str]:
+        """Every pending migration in ONE transaction (each in its own savepoint): all or none."""
+        with db.atomic():
+            return migrations.migrate(db, now)
+
+    def _migration_failed(
+        self,
+        conn: sqlite3.Connection,
+        db: sqlite_utils.Database,
+        before: list[str],
+        backup: Path | None,
+        error: Exception,
+    ) -> MigrationFailed:
+        """Put the ledger back as it was before the failed migration; say so, for IT and the till."""
+        if conn.in_transaction:
+            conn.rollback()
+        try:
+            unchanged = migrations.applied(db) == before
+        except sqlite3.Error:
+            unchanged = False
+        conn.close()
+        if not unchanged and backup is not None:
+            # A migration committed on its own (it should not): the backup is the state before.
+            restore_backup(backup, self.path)
+        where = f"the backup taken before it, {backup}" if backup else "the state before it"
+        log.error("ledger migration failed (%s); rolled back to %s", error, where)
+        return MigrationFailed(
+            f"This version could not update the ledger {self.path} ({error}). The ledger was rolled "
+            f"back to {where}: no sale is lost. Call IT: reinstall the previous version of the till.",
+            backup,
+        )
 
     def _writer_main(self, ready: Future[OpenReport], daily_backup: bool) -> None:
         try:
