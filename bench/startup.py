@@ -62,6 +62,8 @@ def start_once(command: list[str], data_dir: Path, pin: str) -> dict[str, float]
         env.pop("PYTHONPATH", None)  # the bundle carries everything
     else:
         env["PYTHONPATH"] = str(ROOT)
+        # As on a developer's machine: bytecode cached after the first start (the warm-up run).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     launched = time.time()
     out = subprocess.run(
