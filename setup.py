@@ -14,5 +14,10 @@ setup(
         *RESOURCES,
     ],
     package_dir={"pos.resources": "resources"},
-    package_data={name: ["*"] for name in RESOURCES},
+    # Every file of resources/; and the server's templates, static files and translations. (All
+    # package data is here: pyproject's [tool.setuptools.package-data] would replace this whole.)
+    package_data={
+        "": ["*.sql", "*.html", "*.css", "*.js", "*.txt", "*.ini", "*.mako", "*.json", "*.po"],
+        **{name: ["*"] for name in RESOURCES},
+    },
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -38,6 +39,19 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Returns the venv's bin directory."""
     base = tmp_path_factory.mktemp("dist")
+    # From a clean copy of the tree (its files as git sees them, without build/ or other leftovers),
+    # so the wheel holds what a fresh clone builds.
+    source = base / "source"
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, (entry.decode() for entry in listed)):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     wheels = base / "wheels"
     subprocess.run(
         [
@@ -49,8 +63,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "--no-deps",
             "-w",
             str(wheels),
-            str(ROOT),
-            str(ROOT / "packaging" / "pos-central"),
+            str(source),
+            str(source / "packaging" / "pos-central"),
         ],
         check=True,
         cwd=base,
