@@ -287,23 +287,110 @@ def test_sign_up_refuses_bad_input_and_taken_emails(client: TestClient, app: Fas
     assert count(app, "shoppers") == 1
 
 
-def test_a_code_claimed_by_one_shopper_is_refused_to_another(
+def test_a_code_claimed_by_one_shopper_is_refused_to_another_with_a_way_on(
     client: TestClient, till: Till, app: FastAPI
 ) -> None:
-    code, _ = till.sell(TEA)
+    code, entry = till.sell(TEA)
     sign_up(client, claim=code.text)
-    # The same shopper opening it again is told it is already theirs.
+    # The same shopper opening it again goes to that purchase.
     again = client.get(f"/C/{code.text}", follow_redirects=False)
-    assert again.status_code == 303 and again.headers["location"] == "/account?added=mine"
+    purchase = f"/account/purchases/{entry.payload['sale_id']}?added=mine"
+    assert again.status_code == 303 and again.headers["location"] == purchase
     with TestClient(app) as other:
         page = other.get(f"/c/{code.text.lower()}")
         assert page.status_code == 409
-        assert "already been added" in page.text
+        assert "already in an account" in page.text and entry.payload["receipt_no"] in page.text
+        # Not a dead end: sign-in forms carrying the code, and help.
+        assert 'id="mail-email"' in page.text and f'name="claim" value="{code.text}"' in page.text
+        assert 'id="claimed-help"' in page.text
         sign_up(other, email="leo@example.org")
         token = csrf_from(other.get("/account").text)
         answer = other.post(f"/c/{code.text}/claim", data={"csrf_token": token})
-        assert answer.status_code == 409
+        assert answer.status_code == 409 and 'id="switch-account"' in answer.text
+        # Leo signed in opens it: a button to sign out and come back to this receipt.
+        signed_in = other.get(f"/c/{code.text}")
+        assert signed_in.status_code == 409 and 'name="next" value="/c/' in signed_in.text
     assert count(app, "claims") == 1
+
+
+def test_the_owner_signed_out_signs_in_from_the_refusal_and_sees_the_purchase(
+    client: TestClient, till: Till, app: FastAPI
+) -> None:
+    code, entry = till.sell(TEA)
+    sign_up(client, claim=code.text)
+    client.cookies.clear()
+    page = client.get(f"/c/{code.text}")
+    assert page.status_code == 409
+    answer = client.post(
+        "/account/signin",
+        data={
+            "email": "mia@example.org",
+            "password": PASSWORD,
+            "claim": code.text,
+            "csrf_token": csrf_from(page.text),
+        },
+        follow_redirects=False,
+    )
+    assert answer.headers["location"] == f"/account/purchases/{entry.payload['sale_id']}?added=mine"
+    receipt = client.get(answer.headers["location"])
+    assert receipt.status_code == 200 and "already been added" in receipt.text
+
+
+def test_each_purchase_opens_as_its_full_receipt_with_its_returns(
+    client: TestClient, till: Till, app: FastAPI
+) -> None:
+    code = till.claim_code()
+    sale = till.sale_entry(
+        [("SKU-1", "Green tea 100 g", 2, 450), ("SKU-2", "Tea mug", 1, 1299)],
+        claim=code,
+        sale_discount=100,
+        total=2099,
+        taxes=[
+            {"rate": "19", "net": 928, "tax": 176, "gross": 1104},
+            {"rate": "7", "net": 930, "tax": 65, "gross": 995},
+        ],
+        tenders=[{"kind": "cash", "amount": 2099, "tendered": 2500}],
+        change=401,
+    )
+    till.push([sale])
+    sign_up(client, claim=code.text)
+    sale_id = sale.payload["sale_id"]
+    account = client.get("/account").text
+    assert f'href="/account/purchases/{sale_id}"' in account
+    refund = till.sale_entry(
+        [("SKU-2", "Tea mug", -1, 1299)],
+        type="return.completed",
+        original_sale_id=sale_id,
+        total=-1299,
+        taxes=[{"rate": "19", "net": -1092, "tax": -207, "gross": -1299}],
+        tenders=[{"kind": "cash", "amount": -1299}],
+    )
+    till.push([refund])
+    page = client.get(f"/account/purchases/{sale_id}")
+    assert page.status_code == 200
+    text = page.text
+    for expected in (
+        "Green tea 100 g",
+        "Tea mug",
+        "Discount on the sale",
+        "7 %",
+        "19 %",
+        "1.76",
+        "0.65",
+        "Cash",
+        "Change",
+        "4.01",
+        "20.99",
+        refund.payload["receipt_no"],
+        "-€12.99",
+    ):
+        assert expected in text, expected
+    assert re.search(r'id="receipt-till">[^<]+<', text)
+    # Another shopper (or a made-up id) gets a clear 404, not someone else's receipt.
+    with TestClient(app) as other:
+        sign_up(other, email="leo@example.org")
+        assert other.get(f"/account/purchases/{sale_id}").status_code == 404
+        assert other.get("/account/purchases/" + "x" * 5000).status_code == 404
 
 
 def test_pending_claim_becomes_a_purchase_when_the_store_syncs(client: TestClient, till: Till) -> None:

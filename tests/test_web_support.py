@@ -193,8 +193,11 @@ class Till:
         completed_at: datetime | None = None,
         currency: str = "EUR",
         member_code: str | None = None,
+        type: str = EventType.SALE_COMPLETED.value,
+        **extra: Any,
     ) -> JournalEntry:
-        """The next journal entry: a completed sale of ``lines`` (sku, name, pieces, unit price)."""
+        """The next journal entry: a completed sale of ``lines`` (sku, name, pieces, unit price);
+        ``extra`` replaces payload fields (a return: ``type`` and ``original_sale_id``)."""
         when = completed_at or datetime.now(UTC)
         self.receipts += 1
         total = sum(qty * price for _sku, _name, qty, price in lines)
@@ -227,7 +230,8 @@ class Till:
             "member_code": member_code,
             "completed_at": when.isoformat(),
         }
-        return self.entry(EventType.SALE_COMPLETED.value, payload, when)
+        payload.update(extra)
+        return self.entry(type, payload, when)
 
     def entry(self, type: str, payload: dict[str, Any], when: datetime | None = None) -> JournalEntry:
         """The next journal entry in this terminal's chain, with any type and payload."""

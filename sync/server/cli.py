@@ -177,6 +177,10 @@ def _check_version(value: str | None) -> str | None:
 @click.option("--mail-from", "mail_from", default="Storelink <no-reply@storelink.example>", show_default=True)
 @click.option("--consent-text", "consent_text", default="", help="The chain's consent wording at sign-up.")
 @click.option("--privacy-url", "privacy_url", default="", help="The chain's privacy page, linked at sign-up.")
+@click.option(
+    "--points-meaning", "points_meaning", default="", help="What points are worth, shown beside them."
+)
+@click.option("--return-policy", "return_policy", default="", help="Return policy shown under each receipt.")
 def serve(
     database: str | None,
     host: str,
@@ -193,6 +197,8 @@ def serve(
     mail_from: str,
     consent_text: str,
     privacy_url: str,
+    points_meaning: str,
+    return_policy: str,
 ) -> None:
     """Run the server: terminal API, shopper pages and head-office pages."""
     import os
@@ -218,6 +224,8 @@ def serve(
         mail_from=mail_from,
         consent_text=consent_text.strip()[:1000],
         privacy_url=privacy_url.strip(),
+        points_meaning=points_meaning.strip()[:500],
+        return_policy=return_policy.strip()[:2000],
     )
     # Open and migrate once before announcing anything: a wrong role, a missing database or a
     # mistyped SQLite path is one line and exit 1, not a trace after "serving". It also keeps

@@ -62,3 +62,7 @@ class ServerSettings:
     #: the address of its privacy page (linked beside it; "" = no link).
     consent_text: str = ""
     privacy_url: str = ""
+    #: What points are worth or unlock, shown beside every points figure (the chain's words;
+    #: "" = nothing said), and the return policy printed under each receipt on the account.
+    points_meaning: str = ""
+    return_policy: str = ""

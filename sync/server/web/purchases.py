@@ -158,3 +158,127 @@ def claims_taken_by_members(conn: Connection, shopper_id: int) -> list[PendingCl
         .order_by(c.c.claimed_at.desc())
     )
     return [PendingClaim(claimed_at=utc(r.claimed_at), expires_on=r.expires_on) for r in rows]
+
+
+# --- the full receipt of one purchase ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    name: str
+    quantity: str
+    unit_price: int
+    discount: int
+    total: int
+    tax_rate: str
+
+
+@dataclass(frozen=True)
+class ReturnedSale:
+    receipt_no: str
+    completed_at: datetime
+    total: int
+    lines: tuple[PurchaseLine, ...]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Everything the paper receipt says, from the sale as the till sent it."""
+
+    sale_id: str
+    store_name: str
+    till: str
+    receipt_no: str
+    completed_at: datetime
+    timezone: str
+    currency: str
+    tax_mode: str
+    lines: tuple[ReceiptLine, ...]
+    sale_discount: int
+    taxes: tuple[dict[str, Any], ...]
+    total: int
+    rounding: int
+    tenders: tuple[dict[str, Any], ...]
+    change: int
+    points: int
+    returns: tuple[ReturnedSale, ...]
+
+    @property
+    def line_discounts(self) -> int:
+        return sum(line.discount for line in self.lines)
+
+
+def _quantity(quantity_milli: int) -> str:
+    return PurchaseLine(name="", quantity_milli=quantity_milli, total=0).quantity
+
+
+def shopper_receipt(conn: Connection, shopper_id: int, sale_id: str) -> Receipt | None:
+    """The receipt of ``sale_id`` if it is one of ``shopper_id``'s purchases, else None."""
+    s, st, t, c = schema.sales, schema.stores, schema.terminals, schema.claims
+    row = conn.execute(
+        select(
+            s.c.id,
+            s.c.receipt_no,
+            s.c.completed_at,
+            s.c.total,
+            s.c.currency,
+            s.c.points,
+            s.c.payload,
+            st.c.name.label("store_name"),
+            st.c.timezone,
+            t.c.name.label("till_name"),
+            t.c.code.label("till_code"),
+        )
+        .select_from(
+            s.join(st, st.c.id == s.c.store_id)
+            .join(t, t.c.id == s.c.terminal_id)
+            .outerjoin(c, c.c.sale_id == s.c.id)
+        )
+        .where(s.c.id == sale_id, s.c.kind == "sale")
+        .where(or_(s.c.member_id == shopper_id, c.c.shopper_id == shopper_id))
+    ).first()
+    if row is None:
+        return None
+    payload = row.payload if isinstance(row.payload, dict) else {}
+    returns = conn.execute(
+        select(s.c.id, s.c.receipt_no, s.c.completed_at, s.c.total)
+        .where(s.c.kind == "return", s.c.original_sale_id == sale_id)
+        .order_by(s.c.completed_at)
+    ).all()
+    return Receipt(
+        sale_id=row.id,
+        store_name=row.store_name,
+        till=row.till_name or row.till_code,
+        receipt_no=row.receipt_no,
+        completed_at=utc(row.completed_at),
+        timezone=row.timezone or "UTC",
+        currency=row.currency,
+        tax_mode=str(payload.get("tax_mode", "inclusive")),
+        lines=tuple(
+            ReceiptLine(
+                name=str(line.get("name", "")),
+                quantity=_quantity(int(line.get("quantity_milli", 0))),
+                unit_price=int(line.get("unit_price", 0)),
+                discount=int(line.get("discount", 0)),
+                total=int(line.get("total", 0)),
+                tax_rate=str(line.get("tax_rate", "")),
+            )
+            for line in payload.get("lines", [])
+        ),
+        sale_discount=int(payload.get("sale_discount", 0)),
+        taxes=tuple(payload.get("taxes", [])),
+        total=row.total,
+        rounding=int(payload.get("rounding", 0)),
+        tenders=tuple(payload.get("tenders", [])),
+        change=int(payload.get("change", 0)),
+        points=row.points,
+        returns=tuple(
+            ReturnedSale(
+                receipt_no=r.receipt_no,
+                completed_at=utc(r.completed_at),
+                total=r.total,
+                lines=_lines(conn, r.id),
+            )
+            for r in returns
+        ),
+    )

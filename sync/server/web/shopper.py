@@ -27,12 +27,13 @@ from sync.codes import CLAIM_TTL_DAYS, MEMBER_OFFLINE_HOURS, member_codes_ahead
 from sync.server import claims, schema
 from sync.server.web import accounts
 from sync.server.web.accounts import WebSession, now_utc
-from sync.server.web.i18n import Translator, ngettext_marker
+from sync.server.web.i18n import N_, Translator, ngettext_marker
 from sync.server.web.purchases import (
     account_purchases,
     claims_taken_by_members,
     pending_claims,
     purchase_from_summary,
+    shopper_receipt,
 )
 from sync.server.web.qr import qr_rows, qr_svg
 from sync.server.web.templating import render, translator
@@ -62,8 +63,22 @@ def _too_many(t: Translator, wait_seconds: int) -> str:
     )
 
 
-def _refused(request: Request, t: Translator, check: claims.ClaimCheck, email: str | None) -> Response:
-    """The page for a code that cannot be added, with the status that says why."""
+def _mine(check: claims.ClaimCheck) -> str:
+    """Where a shopper goes who opens a receipt already in their account: that purchase."""
+    if check.sale is not None:
+        return f"/account/purchases/{check.sale.id}?added=mine"
+    return "/account?added=mine"
+
+
+def _refused(
+    request: Request,
+    t: Translator,
+    check: claims.ClaimCheck,
+    email: str | None,
+    session: WebSession | None = None,
+    signed_in: bool | None = None,
+) -> Response:
+    """The page for a code that cannot be added, with the status that says why and a way on."""
     status = check.status
     if status == "malformed":
         return render(
@@ -106,17 +121,35 @@ def _refused(request: Request, t: Translator, check: claims.ClaimCheck, email: s
             ),
             email=email,
         )
-    # already claimed
-    return render(
+    # already in another account: say so, and offer the ways on (sign in with the account that has
+    # it, which then shows the purchase; or ask the store), never a dead end.
+    csrf = accounts.csrf_token_for(request, session)
+    response = render(
         request,
         "refused.html",
         409,
         t=t,
         reason="claimed",
-        heading=t.gettext("This purchase has already been added"),
-        message=t.gettext("Each receipt can be added to one account once."),
+        tone="warn",
+        heading=t.gettext("This purchase is already in an account"),
+        message=t.gettext(
+            "Each receipt can be added to one account once. If you added it yourself with another "
+            "email address, sign in with that one to see it."
+        ),
+        help=t.gettext(
+            "If it was not you, show the receipt at the store's service desk: they can check "
+            "receipt {number} and move it to your account.",
+            number=check.sale.receipt_no if check.sale else "",
+        ),
         email=email,
+        signed_in=session is not None if signed_in is None else signed_in,
+        can_sign_out=session is not None,
+        claim=check.code.text if check.code else "",
+        csrf_token=csrf,
+        min_password=accounts.MIN_PASSWORD_LENGTH,
     )
+    accounts.remember_csrf_cookie(response, request, csrf, session)
+    return response
 
 
 def _claim_page(
@@ -133,9 +166,9 @@ def _claim_page(
         check = claims.check_claim(conn, code, now.date())
         email = accounts.account_email(conn, "shopper", session.subject_id) if session else None
         if check.status == "claimed" and session is not None and check.claimed_by == session.subject_id:
-            return RedirectResponse("/account?added=mine", status_code=303)
+            return RedirectResponse(_mine(check), status_code=303)
         if not check.claimable or check.code is None:
-            return _refused(request, t, check, email)
+            return _refused(request, t, check, email, session=session)
         purchase = purchase_from_summary(conn, check.sale, "claimed") if check.sale else None
     csrf = accounts.csrf_token_for(request, session)
     response = render(
@@ -186,9 +219,9 @@ def _add_claim(request: Request, code: str, shopper_id: int, now: datetime) -> R
         except claims.ClaimRefused as refused:
             check = refused.check
             if check.status == "claimed" and check.claimed_by == shopper_id:
-                return RedirectResponse("/account?added=mine", status_code=303)
+                return RedirectResponse(_mine(check), status_code=303)
             email = accounts.account_email(conn, "shopper", shopper_id)
-            return _refused(request, t, check, email)
+            return _refused(request, t, check, email, signed_in=True)
     added = "ready" if outcome.status == "ready" else "pending"
     return RedirectResponse(f"/account?added={added}", status_code=303)
 
@@ -464,9 +497,48 @@ def _account(request: Request, added: str = "", status_code: int = 200, **form_s
         csrf_token=session.csrf_token,
         added=added if added in ("ready", "pending", "mine", "password") else "",
         has_password=has_password,
+        points_meaning=getattr(getattr(request.app.state, "settings", None), "points_meaning", "") or "",
         min_password=accounts.MIN_PASSWORD_LENGTH,
         status_code=status_code,
         **form_state,
+    )
+
+
+_TENDER_NAMES = {"cash": N_("Cash"), "card": N_("Card"), "voucher": N_("Voucher")}
+
+
+@router.get("/account/purchases/{sale_id}")
+def purchase_page(request: Request, sale_id: str, added: str = "") -> Response:
+    """One purchase as its full receipt, with the returns made against it."""
+    session = accounts.request_session(request, "shopper")
+    if session is None:
+        return RedirectResponse("/account/signin", status_code=303)
+    t = translator(request)
+    receipt = None
+    if len(sale_id) <= 36:
+        with _engine(request).connect() as conn:
+            receipt = shopper_receipt(conn, session.subject_id, sale_id)
+    if receipt is None:
+        return render(
+            request,
+            "refused.html",
+            404,
+            t=t,
+            reason="no-purchase",
+            heading=t.gettext("This purchase is not in your account"),
+            message=t.gettext("Your purchases are listed on your account page."),
+            email=True,
+        )
+    settings = getattr(request.app.state, "settings", None)
+    return render(
+        request,
+        "purchase.html",
+        t=t,
+        r=receipt,
+        added="mine" if added == "mine" else "",
+        tender_names={kind: t.gettext(name) for kind, name in _TENDER_NAMES.items()},
+        points_meaning=getattr(settings, "points_meaning", "") or "",
+        return_policy=getattr(settings, "return_policy", "") or "",
     )
 
 
