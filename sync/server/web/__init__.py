@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from sync.server.web import hq, mail_signin, shopper, static
+from sync.server.web import hq, mail_signin, privacy, shopper, static
 
 router = APIRouter(include_in_schema=False)
 router.include_router(static.router)
 router.include_router(shopper.router)
 router.include_router(mail_signin.router)
+router.include_router(privacy.router)
 router.include_router(hq.router)
 
 __all__ = ["router"]
