@@ -149,12 +149,12 @@ def test_a_new_shopper_joins_claims_signs_in_by_code_exports_and_deletes(
         box = page.locator("#mail-email").bounding_box()
         assert box is not None and box["y"] + box["height"] < PHONE["height"] * 2  # reachable, near the top
         axe.check("claim page")
-        keep_screenshot(page, tmp_path, f"claim-page{suffix}.png")
+        keep_screenshot(page, tmp_path, f"shopper-claim{suffix}.png")
         page.fill("#mail-email", email)
         page.click("#mail-submit")
         page.wait_for_selector("#mail-sent")
         axe.check("check your mail")
-        keep_screenshot(page, tmp_path, f"mail-sent{suffix}.png")
+        keep_screenshot(page, tmp_path, f"shopper-mail-sent{suffix}.png")
 
         # 2. Sign up by the mail's link: one tap, and the purchase is in the new account.
         _code, link = mail_code_and_link(mailbox.wait_for(email))
@@ -163,7 +163,7 @@ def test_a_new_shopper_joins_claims_signs_in_by_code_exports_and_deletes(
         page.click("#link-submit")
         page.wait_for_url("**/account?added=ready")
         axe.check("account")
-        keep_screenshot(page, tmp_path, f"account-page{suffix}.png")
+        keep_screenshot(page, tmp_path, f"shopper-account{suffix}.png")
         assert page.locator(f'[data-sale="{first_sale.payload["sale_id"]}"]').count() == 1
 
         # 3. The purchase opens as its full receipt.
@@ -172,7 +172,7 @@ def test_a_new_shopper_joins_claims_signs_in_by_code_exports_and_deletes(
         assert "Green tea 100 g" in page.inner_text("#receipt-lines")
         assert page.locator("#receipt-taxes tbody tr").count() == 1
         axe.check("receipt")
-        keep_screenshot(page, tmp_path, f"receipt-page{suffix}.png")
+        keep_screenshot(page, tmp_path, f"shopper-receipt{suffix}.png")
 
         # 4. Sign out, then the second receipt: sign in with the mail's code, adding it in one step.
         page.goto(base + "/account")
