@@ -93,7 +93,7 @@ def test_a_deleted_account_is_gone_and_its_purchases_stay_without_the_person(
     client: TestClient, app: FastAPI
 ) -> None:
     till = Till.enroll(client, app)
-    code, entry = till.sell(TEA)
+    code, _entry = till.sell(TEA)
     sign_up_with(client, code.text)
     with db_of(app).engine.connect() as conn:
         shopper_id = conn.execute(select(schema.shoppers.c.id)).scalar_one()
