@@ -214,7 +214,7 @@ def _quantity(quantity_milli: int) -> str:
 
 def shopper_receipt(conn: Connection, shopper_id: int, sale_id: str) -> Receipt | None:
     """The receipt of ``sale_id`` if it is one of ``shopper_id``'s purchases, else None."""
-    s, st, t, c = schema.sales, schema.stores, schema.terminals, schema.claims
+    s, st, t = schema.sales, schema.stores, schema.terminals
     row = conn.execute(
         select(
             s.c.id,
@@ -229,13 +229,9 @@ def shopper_receipt(conn: Connection, shopper_id: int, sale_id: str) -> Receipt 
             t.c.name.label("till_name"),
             t.c.code.label("till_code"),
         )
-        .select_from(
-            s.join(st, st.c.id == s.c.store_id)
-            .join(t, t.c.id == s.c.terminal_id)
-            .outerjoin(c, c.c.sale_id == s.c.id)
-        )
-        .where(s.c.id == sale_id, s.c.kind == "sale")
-        .where(or_(s.c.member_id == shopper_id, c.c.shopper_id == shopper_id))
+        .select_from(s.join(st, st.c.id == s.c.store_id).join(t, t.c.id == s.c.terminal_id))
+        # sales.member_id is the purchase's one owner (see account_purchases).
+        .where(s.c.id == sale_id, s.c.kind == "sale", s.c.member_id == shopper_id)
     ).first()
     if row is None:
         return None
