@@ -161,6 +161,13 @@ def test_installed_pos_demo_standalone_reaches_the_sale_screen(installed: Path, 
     assert catalog.returncode == 0 and catalog.stdout.strip(), catalog.stderr
 
 
+def test_installed_self_test_passes(installed: Path, tmp_path: Path) -> None:
+    out = run([str(installed / "pos"), "--self-test"], tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    resources = next(line for line in out.stdout.splitlines() if line.split()[1] == "resources")
+    assert str(installed.parent) in resources
+
+
 def test_installed_version_and_pos_central_help(installed: Path, tmp_path: Path) -> None:
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     out = run([str(installed / "pos"), "--version"], tmp_path)
@@ -192,14 +199,29 @@ def test_pos_central_distribution_is_in_step_with_storelink_pos() -> None:
 
 
 IMPORT_CHECK = """
-import json, sys
-import pos.cli, pos.app, pos.cli_sync, pos.services.syncing, pos.demo, sync.client, sync.engine
+import importlib, json, sys
+for name in {modules}:
+    importlib.import_module(name)
 print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {server} or m.startswith('sync.server'))))
 """
 
 
+def till_modules() -> list[str]:
+    """Every module of pos and sync except head office's server (sync/server) and ``python -m pos``."""
+    found = []
+    for top in ("pos", "sync"):
+        for path in (ROOT / top).rglob("*.py"):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            if parts[:2] == ("sync", "server") or parts[-1] == "__main__":
+                continue
+            found.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return sorted(found)
+
+
 def test_importing_the_till_loads_no_server_module(tmp_path: Path) -> None:
-    code = IMPORT_CHECK.format(server=set(SERVER_MODULES))
+    modules = till_modules()
+    assert {"pos.cli", "pos.app", "pos.cli_sync", "pos.demo", "sync.client", "sync.engine"} <= set(modules)
+    code = IMPORT_CHECK.format(modules=modules, server=set(SERVER_MODULES))
     out = subprocess.run(
         [sys.executable, "-c", code],
         cwd=tmp_path,
