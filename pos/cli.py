@@ -309,7 +309,7 @@ def _sync_facts(terminal: Any) -> dict[str, Any]:
 
 @cli.group()
 def ledger() -> None:
-    """Check and back up the ledger."""
+    """Check, back up and restore the ledger."""
 
 
 @ledger.command("verify")
@@ -364,6 +364,33 @@ def ledger_unsynced(ctx: click.Context, data_dir: Path | None) -> None:
     finally:
         conn.close()
     click.echo(str(count))
+
+
+@ledger.command("restore")
+@click.argument("backup", type=click.Path(dir_okay=False, path_type=Path))
+@data_dir_option
+@click.pass_context
+def ledger_restore(ctx: click.Context, backup: Path, data_dir: Path | None) -> None:
+    """Put BACKUP (a ledger backup file) in place as this till's ledger, on new hardware.
+
+    Verifies the backup's chain and derived tables first and refuses a broken one; never
+    overwrites a ledger holding journal entries or an enrolled till. Then enroll with a re-key
+    code from head office (`pos-central terminal rekey`) to continue the same terminal.
+    """
+    from pos.services.restore import RestoreError, restore_ledger
+
+    try:
+        done = restore_ledger(_data_dir(ctx, data_dir), backup)
+    except (RestoreError, OSError) as exc:
+        _fail(str(exc))
+    click.echo(
+        f"Restored {done.path}: {done.entries} journal entries verified, up to entry {done.head_seq} "
+        f"(head office had acknowledged up to {done.acked_seq})."
+    )
+    click.echo(
+        "Next: ask IT for a re-key code (pos-central terminal rekey TERMINAL), then "
+        "`pos enroll --server URL --code CODE`."
+    )
 
 
 @ledger.command("backup")

@@ -118,6 +118,12 @@ class Rejected(SyncFailure):
     kind = FailureKind.REJECTED
 
 
+class Forked(Rejected):
+    """409 ``terminal_forked``: this till's journal does not continue the one head office holds for
+    its terminal (another device sends as this terminal, or the ledger came from an older backup).
+    Nothing of it was merged; retrying won't change that. Stop pushing; call IT."""
+
+
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), or None."""
     if not value:
@@ -191,13 +197,25 @@ class CentralClient:
         """The server's protocol versions, clock and batch limits. Needs no token."""
         return self._call("GET", "/v1/hello", Hello, auth=False)
 
-    def enroll(self, code: str, terminal_name: str = "", device_key: str | None = None) -> Enrollment:
+    def enroll(
+        self,
+        code: str,
+        terminal_name: str = "",
+        device_key: str | None = None,
+        ledger: tuple[int, str] | None = None,
+    ) -> Enrollment:
         """Exchange a single-use enrollment code for this terminal's identity and secrets.
 
         ``device_key`` makes a retry safe: the same code and key get the same terminal again.
-        Does not store anything: the caller keeps the secrets (and sets :attr:`token`)."""
+        ``ledger`` is the head (seq, hash) of a journal the till already holds from an earlier
+        enrollment (a restored ledger). Does not store anything: the caller keeps the secrets."""
         body = EnrollRequest(
-            code=code, terminal_name=terminal_name, protocol_version=PROTOCOL_VERSION, device_key=device_key
+            code=code,
+            terminal_name=terminal_name,
+            protocol_version=PROTOCOL_VERSION,
+            device_key=device_key,
+            ledger_seq=ledger[0] if ledger else None,
+            ledger_head=ledger[1] if ledger else None,
         )
         return self._call("POST", "/v1/enroll", Enrollment, json=body.model_dump(mode="json"), auth=False)
 
@@ -350,6 +368,8 @@ class CentralClient:
                 body=body,
                 retry_after=parse_retry_after(response.headers.get("Retry-After"), now=now),
             )
+        if status == 409 and body is not None and body.error == "terminal_forked":
+            raise Forked(what, status=status, body=body)
         raise Rejected(what, status=status, body=body)
 
 
@@ -364,6 +384,7 @@ __all__ = [
     "PROTOCOL_HEADER",
     "CentralClient",
     "FailureKind",
+    "Forked",
     "Offline",
     "ProtocolTooOld",
     "Rejected",

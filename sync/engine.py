@@ -41,6 +41,7 @@ import tenacity
 from sync.client import (
     CentralClient,
     FailureKind,
+    Forked,
     Offline,
     ProtocolTooOld,
     Rejected,
@@ -139,7 +140,8 @@ class OutgoingEntry(NamedTuple):
 class SyncStatus:
     """What the status line shows, as of the last round. Plain data: the UI polls it."""
 
-    #: "never" (not synced yet), "online", "offline", "revoked", "protocol_too_old", "rejected".
+    #: "never" (not synced yet), "online", "offline", "revoked", "protocol_too_old", "rejected",
+    #: "forked" (head office holds another chain for this terminal: see sync.client.Forked).
     state: str = "never"
     #: Journal entries the server has not acknowledged.
     queued: int = 0
@@ -515,6 +517,8 @@ class SyncEngine:
 def _state_for(error: SyncFailure) -> str:
     if isinstance(error, Revoked):
         return "revoked"
+    if isinstance(error, Forked):
+        return "forked"
     if isinstance(error, ProtocolTooOld):
         return "protocol_too_old"
     if isinstance(error, Rejected):
@@ -561,8 +565,8 @@ class SyncLoop:
     round at once on :meth:`sync_now` (after a sale), and every ``interval`` seconds when not
     watching (``watch`` None) or when the server does not hold long-polls. After a failure it tries
     again after a jittered exponential backoff (``initial`` doubling up to ``cap`` seconds, or the
-    server's Retry-After when longer). Stops trying after Revoked or ProtocolTooOld -- those need IT
-    -- until :meth:`sync_now` is called. Never blocks the caller. ``on_stop`` runs once after the
+    server's Retry-After when longer). Stops trying after Revoked, ProtocolTooOld or Forked -- those
+    need IT -- until :meth:`sync_now` is called. Never blocks the caller. ``on_stop`` runs once after the
     loop ended (e.g. to close the HTTP client).
 
     The long-poll runs on its own thread (``sync-watch``), outside the round's lock, one at a time,
@@ -651,7 +655,7 @@ class SyncLoop:
         self.rounds += 1
         if self.on_round is not None:
             self.on_round(report)
-        if report.error is not None and not isinstance(report.error, Revoked | ProtocolTooOld):
+        if report.error is not None and not isinstance(report.error, Revoked | ProtocolTooOld | Forked):
             raise _RoundFailed(report.error)
         return report
 
@@ -668,7 +672,7 @@ class SyncLoop:
             with contextlib.suppress(_RoundFailed):  # raised only when stopping
                 report = retrying(self._one_round)
             if report is not None and report.error is not None:
-                # Revoked or too old: wait for a person (sync_now) or the end.
+                # Revoked, too old or forked: wait for a person (sync_now) or the end.
                 self._wake.wait()
                 self._wake.clear()
                 continue
@@ -726,6 +730,7 @@ def status_line(status: SyncStatus, now: datetime | None = None) -> str:
         "revoked": "terminal not accepted by head office: call IT (selling continues offline)",
         "protocol_too_old": "terminal software too old for head office: call IT",
         "rejected": "head office refused the last sync: call IT if this persists",
+        "forked": "another device is sending as this terminal: call IT (sales kept here, not sent)",
     }
     parts = [words.get(status.state, status.state), f"{status.queued} queued"]
     if status.last_success_at:

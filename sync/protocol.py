@@ -348,6 +348,11 @@ class EnrollRequest(WireModel):
     #: again with the same code and the same key (the answer was lost) gets the same terminal again,
     #: with a new token; another key is refused. None: an older till (no retry possible).
     device_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{22,64}$")
+    #: Sent by a till whose ledger has synced before (a ledger restored onto new hardware): its
+    #: journal's head, sequence and hash. Head office then gives it only the terminal a re-key code
+    #: is for, and only if the ledger is not behind what head office holds for that terminal.
+    ledger_seq: int | None = Field(default=None, ge=0, le=2**62)
+    ledger_head: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
 class StoreInfo(WireModel):

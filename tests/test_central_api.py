@@ -187,10 +187,11 @@ def test_a_known_event_id_with_another_payload_is_kept_as_a_conflict(central: Li
         event_id=original["event_id"],
         advance=False,
     )
-    result = terminal.push(central.client, [forged]).json()
-    assert result["results"][0]["status"] == "conflict"
-    assert result["high_seq"] == 1
+    refused = terminal.push(central.client, [forged])
+    # Other contents under a held entry: a second chain for this terminal, refused and flagged.
+    assert refused.status_code == 409 and refused.json()["error"] == "terminal_forked"
     with central.db.begin() as conn:
+        assert conn.execute(select(schema.terminals.c.last_high_seq)).scalar_one() == 1
         conflict = conn.execute(select(schema.conflicts)).one()
         sale = conn.execute(select(schema.sales)).one()
     assert conflict.event_id == original["event_id"]
@@ -204,9 +205,14 @@ def test_another_entry_under_a_held_sequence_number_is_a_conflict(central: LiveS
     first = terminal.entry("cash.in", {"amount": 100})
     terminal.push(central.client, [first])
     other = terminal.entry("cash.in", {"amount": 200}, seq=1, prev_hash=first["prev_hash"], advance=False)
-    result = terminal.push(central.client, [other]).json()
-    assert result["results"][0]["status"] == "conflict"
-    assert "seq 1" in result["results"][0]["reason"]
+    refused = terminal.push(central.client, [other])
+    assert refused.status_code == 409 and refused.json()["error"] == "terminal_forked"
+    assert "entry 1 differs" in refused.json()["detail"]
+    with central.db.begin() as conn:
+        conflict = conn.execute(select(schema.conflicts)).one()
+        row = conn.execute(select(schema.terminals)).one()
+    assert conflict.reason == "seq_reused" and "seq 1" in conflict.detail
+    assert row.forked_at is not None and "entry 1" in row.fork_detail
 
 
 def test_a_malformed_payload_is_quarantined_and_later_entries_are_accepted(central: LiveServer) -> None:
@@ -253,7 +259,11 @@ def test_a_broken_chain_is_rejected_and_flagged(central: LiveServer) -> None:
     terminal.push(central.client, [terminal.entry("cash.in", {})])
     broken = terminal.entry("cash.in", {}, prev_hash="f" * 64, advance=False)
     tampered = terminal.entry("cash.in", {}, hash="e" * 64, advance=False)
-    assert terminal.push(central.client, [broken]).json()["results"][0]["status"] == "rejected"
+    # The next entry does not link to the held head: another chain, refused (and flagged forked).
+    forked = terminal.push(central.client, [broken])
+    assert forked.status_code == 409 and forked.json()["error"] == "terminal_forked"
+    assert "does not continue the chain held up to entry 1" in forked.json()["detail"]
+    # An entry whose hash does not match its own contents is rejected as before.
     assert terminal.push(central.client, [tampered]).json()["results"][0]["status"] == "rejected"
     with central.db.begin() as conn:
         reasons = sorted(conn.execute(select(schema.conflicts.c.reason)).scalars())

@@ -63,6 +63,7 @@ CENTRAL_ARGS: dict[tuple[str, ...], list[str]] = {
         "Europe/Berlin",
     ],
     ("terminal", "list"): [],
+    ("terminal", "rekey"): ["S01-T1"],
     ("terminal", "revoke"): ["S01-T1"],
 }
 
@@ -75,6 +76,7 @@ POS_ARGS: dict[tuple[str, ...], list[str]] = {
     ("export",): ["--format", "csv"],
     ("gui",): [],
     ("ledger", "backup"): [],
+    ("ledger", "restore"): ["BACKUP"],
     ("ledger", "verify"): [],
     ("staff", "add"): ["--name", "Ann", "--pin", "4821"],
     ("staff", "list"): [],

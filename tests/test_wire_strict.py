@@ -78,6 +78,8 @@ EXAMPLES: dict[type[WireModel], dict[str, Any]] = {
         "terminal_name": "Till",
         "protocol_version": 1,
         "device_key": "k" * 43,
+        "ledger_seq": 12,
+        "ledger_head": HASH,
     },
     protocol.StoreInfo: STORE,
     protocol.Enrollment: {

@@ -500,6 +500,16 @@ def enrollment_device_key(data_dir: Path) -> str:
     return key
 
 
+def _synced_head(terminal: Terminal) -> tuple[int, str] | None:
+    """The journal's head when this ledger has synced before (it is some terminal's journal: a
+    ledger restored onto new hardware), else None. Head office checks it against the terminal a
+    re-key code is for."""
+    db = terminal.ledger.read()
+    if state.sync_state(db).acked_seq <= 0:
+        return None
+    return journal.head(db)
+
+
 def enroll(
     terminal: Terminal,
     server_url: str,
@@ -525,7 +535,9 @@ def enroll(
     owns_http = http is None
     client = CentralClient(server_url, http or httpx.Client(), None, report=report_source(terminal))
     try:
-        enrollment = client.enroll(code, terminal_name or socket.gethostname(), device_key=device_key)
+        enrollment = client.enroll(
+            code, terminal_name or socket.gethostname(), device_key=device_key, ledger=_synced_head(terminal)
+        )
     except Rejected as exc:
         detail = exc.body.detail if exc.body else exc.detail
         raise EnrollmentError(f"the server refused the enrollment code: {detail}") from exc

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 #: How often the status line re-reads the queue and the age of the last sync.
 REFRESH_MS = 1000
 #: States in which the cashier must call IT (the line is shown as an error).
-NEEDS_IT = frozenset({"revoked", "protocol_too_old", "rejected"})
+NEEDS_IT = frozenset({"revoked", "protocol_too_old", "rejected", "forked"})
 
 #: Starts the loop with the two callbacks (run on the sync thread) and returns it.
 LoopStarter = Callable[[Callable[[RoundReport], None], Callable[[PullProgress], None]], SyncLoop]
@@ -67,6 +67,7 @@ def sync_text(view: SyncView) -> str:
         ),
         "protocol_too_old": _("Protocol too old: tell IT. This till needs newer software; sales are kept"),
         "rejected": _("Head office refused the last sync: call IT if this persists"),
+        "forked": _("Another device is sending as this till: call IT. Sales are kept here and not sent"),
     }
     parts = [words.get(status.state, status.state), _("{count} queued").format(count=status.queued)]
     last = parse_server_time(status.last_success_at) if status.last_success_at else None

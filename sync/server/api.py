@@ -42,7 +42,7 @@ from sync.server import changes, fleet, schema
 from sync.server.db import Database, utcnow
 from sync.server.errors import ERROR_RESPONSES, ApiError, error_response
 from sync.server.push import ingest, iso
-from sync.server.stores import EnrollmentRefused, enroll_terminal, sha256_hex
+from sync.server.stores import EnrollmentRefused, LedgerHead, enroll_terminal, sha256_hex
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +243,9 @@ def enroll(body: EnrollRequest, request: Request) -> Enrollment:
                 terminal_name=body.terminal_name,
                 now=utcnow(),
                 device_key=body.device_key,
+                ledger=LedgerHead(body.ledger_seq, body.ledger_head)
+                if body.ledger_seq is not None and body.ledger_head is not None
+                else None,
             )
     except EnrollmentRefused as exc:
         status = 404 if exc.reason == "unknown_code" else 409
@@ -269,8 +272,19 @@ def push(body: PushRequest, request: Request, credentials: Credentials) -> Respo
         try:
             with _db(request).begin() as conn:
                 terminal = authenticate_in(conn, request, credentials, mark_seen=True)
-                answer = ingest(conn, terminal_id=terminal.id, request=body, now=utcnow())
+                ingested = ingest(conn, terminal_id=terminal.id, request=body, now=utcnow())
+            if ingested.forked is not None:
+                # Committed: the conflict kept aside and the terminal marked forked for /hq.
+                raise ApiError(
+                    409,
+                    "terminal_forked",
+                    f"this till's journal does not continue the one head office holds for terminal "
+                    f"{terminal.code} ({ingested.forked}): another device is sending as this terminal, "
+                    "or this ledger was restored from an older backup. Nothing of it was merged; "
+                    "call IT (docs/deploying.md, Replacing a till)",
+                )
             # Serialized here, once: FastAPI would validate the answer again and dump it twice.
+            answer = ingested.response
             return Response(answer.model_dump_json(), media_type="application/json")
         except IntegrityError:
             # Another terminal stored the same event id or sale at the same moment: take the

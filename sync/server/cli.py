@@ -483,6 +483,26 @@ def terminal_revoke(database: str | None, terminal_ref: str) -> None:
     click.echo(f"terminal {row.code} revoked")
 
 
+@terminal.command("rekey")
+@database_option
+@click.argument("terminal_ref", metavar="TERMINAL")
+@reports_input_errors
+def terminal_rekey(database: str | None, terminal_ref: str) -> None:
+    """Print a single-use code that moves TERMINAL (its code, e.g. S01-T2, or id) to new hardware.
+
+    On the new till, after `pos ledger restore BACKUP`: `pos enroll --server URL --code CODE`. It
+    continues the same terminal with a new token; the old device's token is refused from then on.
+    Head office refuses the code to a till whose ledger is behind what it holds for TERMINAL."""
+    from sync.server.stores import create_rekey_code
+
+    with _transaction(database) as conn:
+        code, expires_at, row = create_rekey_code(conn, terminal=terminal_ref, now=utcnow())
+    click.echo(code)
+    click.echo(
+        f"re-key code for terminal {row.code}: valid once, until {expires_at:%Y-%m-%d %H:%M} UTC", err=True
+    )
+
+
 @terminal.command("list")
 @database_option
 def terminal_list(database: str | None) -> None:

@@ -105,8 +105,25 @@ class _Batch:
         self.held_nonces: set[str] = set()
 
 
-def ingest(conn: Connection, *, terminal_id: int, request: PushRequest, now: datetime) -> PushResponse:
-    """Store and apply one pushed batch for ``terminal_id``; see the module docstring."""
+@dataclass(frozen=True)
+class Ingested:
+    """What :func:`ingest` did: the answer, and why the batch forks the terminal's chain (None
+    when it does not). The caller commits, then refuses a forked push (409 ``terminal_forked``)."""
+
+    response: PushResponse
+    forked: str | None = None
+
+
+def ingest(conn: Connection, *, terminal_id: int, request: PushRequest, now: datetime) -> Ingested:
+    """Store and apply one pushed batch for ``terminal_id``; see the module docstring.
+
+    A batch that does not continue the chain head office holds for the terminal -- an entry under
+    a held sequence number with other contents, or the next entry's ``prev_hash`` not the held
+    head -- comes from a second device pushing as this terminal (a cloned disk, a ledger restored
+    from an older backup while the terminal went on elsewhere). Nothing of it is merged: the entry
+    is kept aside as a conflict, the batch stops there, and the terminal is marked forked
+    (``forked_at``, ``fork_detail``) for /hq Fleet. Entries that do continue the chain (the other
+    device's) are still taken."""
     terms = schema.terminals
     # Row lock: two pushes from the same terminal are taken in one after the other.
     terminal = conn.execute(select(terms).where(terms.c.id == terminal_id).with_for_update()).one()
@@ -141,6 +158,7 @@ def ingest(conn: Connection, *, terminal_id: int, request: PushRequest, now: dat
     batch = _Batch()
     _prefetch(conn, batch, request.entries)
     results: list[EntryResult] = []
+    forked: str | None = None
     for entry in request.entries:
         known = by_event.get(entry.event_id)
         if known is not None:
@@ -154,11 +172,16 @@ def ingest(conn: Connection, *, terminal_id: int, request: PushRequest, now: dat
                 )
                 _conflict(batch, terminal_id, entry, "event_id_reused", detail, now)
                 results.append(_result(entry, EntryStatus.CONFLICT, detail))
+                if known[0] == terminal_id and known[1] == entry.seq:
+                    forked = f"entry {entry.seq} differs from the one held for this terminal"
+                    break
         elif entry.seq <= high:
             held = by_seq.get(entry.seq)
             detail = f"seq {entry.seq} is already held as event {held[0] if held else '?'}"
             _conflict(batch, terminal_id, entry, "seq_reused", detail, now)
             results.append(_result(entry, EntryStatus.CONFLICT, detail))
+            forked = f"entry {entry.seq} differs from the one held for this terminal"
+            break
         elif entry.seq > high + 1:
             results.append(
                 _result(entry, EntryStatus.REJECTED, f"out of order: the server expects seq {high + 1} next")
@@ -167,6 +190,8 @@ def ingest(conn: Connection, *, terminal_id: int, request: PushRequest, now: dat
             detail = f"chain broken: prev_hash does not match the hash held for seq {high}"
             _conflict(batch, terminal_id, entry, "chain_broken", detail, now)
             results.append(_result(entry, EntryStatus.REJECTED, detail))
+            forked = f"entry {entry.seq} does not continue the chain held up to entry {high}"
+            break
         elif (payload_json := _hashed_payload(entry)) is None:
             detail = "chain broken: hash does not match the entry's contents"
             _conflict(batch, terminal_id, entry, "chain_broken", detail, now)
@@ -210,7 +235,13 @@ def ingest(conn: Connection, *, terminal_id: int, request: PushRequest, now: dat
             clock_offset_ms=offset if offset is not None else terminal.clock_offset_ms,
         )
     )
-    return PushResponse(results=results, high_seq=high, server_time=iso(now))
+    if forked is not None:
+        conn.execute(
+            update(terms)
+            .where(terms.c.id == terminal_id)
+            .values(forked_at=terminal.forked_at or now, fork_detail=forked[:300])
+        )
+    return Ingested(PushResponse(results=results, high_seq=high, server_time=iso(now)), forked)
 
 
 def _prefetch(conn: Connection, batch: _Batch, entries: list[JournalEntry]) -> None:

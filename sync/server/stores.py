@@ -219,8 +219,22 @@ class NewTerminal:
     claim_key: bytes
 
 
+@dataclass(frozen=True)
+class LedgerHead:
+    """The head of the journal a till already holds when it enrolls (a restored ledger)."""
+
+    seq: int
+    hash: str
+
+
 def enroll_terminal(
-    conn: Connection, *, code: str, terminal_name: str, now: datetime, device_key: str | None = None
+    conn: Connection,
+    *,
+    code: str,
+    terminal_name: str,
+    now: datetime,
+    device_key: str | None = None,
+    ledger: LedgerHead | None = None,
 ) -> NewTerminal:
     """Spend an enrollment code on a new terminal: its id, bearer token and claim key.
 
@@ -228,7 +242,10 @@ def enroll_terminal(
     answer was lost on the way) gets the same terminal again, with a new token that replaces the
     first one -- as long as that terminal was never in touch and is not revoked (once it synced,
     it had its answer). A re-key code (``rekey_terminal_id``) gives an existing terminal new
-    credentials instead of making one (:func:`rekey_terminal`).
+    credentials instead of making one (:func:`create_rekey_code`): only for a till whose ledger
+    (``ledger``, the head of a restored journal) is not behind the chain head office holds for
+    that terminal, and a till with such a ledger gets no new terminal from an ordinary code --
+    either would make a second chain under one terminal. Those refusals leave the code unspent.
 
     Raises :class:`EnrollmentRefused` for an unknown, used or expired code.
     """
@@ -251,6 +268,7 @@ def enroll_terminal(
         raise EnrollmentRefused(
             "code_expired", "this enrollment code has expired (codes last 24 hours): ask IT for a new one"
         )
+    _check_ledger(conn, row.rekey_terminal_id, ledger)
     # Spend the code first, conditionally, so two terminals racing for it cannot both win.
     spent = conn.execute(
         update(table)
@@ -301,6 +319,58 @@ def enroll_terminal(
     )
 
 
+def _check_ledger(conn: Connection, rekey_terminal_id: int | None, ledger: LedgerHead | None) -> None:
+    if rekey_terminal_id is None:
+        if ledger is not None:
+            raise EnrollmentRefused(
+                "ledger_not_new",
+                f"this till's ledger already holds a terminal's journal (up to entry {ledger.seq}): to "
+                "continue that terminal here, ask IT for a re-key code (pos-central terminal rekey); "
+                "for a new terminal, start from an empty data directory",
+            )
+        return
+    terms = schema.terminals
+    held = conn.execute(
+        select(terms.c.code, terms.c.last_high_seq, terms.c.head_hash).where(terms.c.id == rekey_terminal_id)
+    ).one()
+    mine = ledger.seq if ledger is not None else 0
+    if mine < held.last_high_seq:
+        raise EnrollmentRefused(
+            "ledger_behind",
+            f"head office holds terminal {held.code}'s journal up to entry {held.last_high_seq}, this "
+            f"till's ledger only up to entry {mine}: continuing would fork the terminal. Restore a newer "
+            "backup (pos ledger restore), or enroll this till as a new terminal from an empty data "
+            "directory",
+        )
+    if ledger is not None and ledger.seq == held.last_high_seq and ledger.hash != held.head_hash:
+        raise EnrollmentRefused(
+            "ledger_foreign",
+            f"this till's ledger is not terminal {held.code}'s: its entry {ledger.seq} differs from the "
+            "one head office holds",
+        )
+
+
+def create_rekey_code(conn: Connection, *, terminal: str, now: datetime) -> tuple[str, datetime, Row[Any]]:
+    """A single-use code that gives ``terminal`` (its code or id) new credentials on new hardware
+    (``pos enroll`` with it, after ``pos ledger restore``): the same id, code and claim key, a new
+    token, the old token refused from then on; a revoked or forked terminal is active again.
+    Valid 24 hours. Returns the code, when it expires, and the terminal's row."""
+    row = find_terminal(conn, terminal)
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(16))
+    code = "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+    expires_at = now + ENROLLMENT_TTL
+    conn.execute(
+        insert(schema.enrollment_codes).values(
+            code_hash=sha256_hex(normalize_enrollment_code(code)),
+            store_id=row.store_id,
+            created_at=now,
+            expires_at=expires_at,
+            rekey_terminal_id=row.id,
+        )
+    )
+    return code, expires_at, row
+
+
 def _answer_again(conn: Connection, terminal_id: int, now: datetime) -> NewTerminal | None:
     """The enrollment answer again for a terminal whose device lost it: a new token (the first
     stops working); None when the terminal was in touch since (it had its answer) or is revoked."""
@@ -320,9 +390,9 @@ def _new_credentials(conn: Connection, terminal_id: int, now: datetime, *, keep_
     token = secrets.token_urlsafe(32)
     values: dict[str, Any] = {"token_hash": sha256_hex(token)}
     if not keep_seen:
-        # New hardware (a re-key): "never synced" until it is in touch, and no longer revoked --
-        # revoking the old device's token was the point, and that token is gone now.
-        values.update(last_seen_at=None, revoked_at=None)
+        # New hardware (a re-key): "never synced" until it is in touch, no longer revoked and no
+        # longer forked -- the old device's token is gone now, and this ledger was checked.
+        values.update(last_seen_at=None, revoked_at=None, forked_at=None, fork_detail=None)
     conn.execute(update(terms).where(terms.c.id == terminal_id).values(**values))
     row = conn.execute(
         select(terms.c.code, terms.c.claim_key, terms.c.store_id).where(terms.c.id == terminal_id)

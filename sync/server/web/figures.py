@@ -175,6 +175,8 @@ class FleetState:
     """What /hq Fleet says of a terminal, most urgent first (see :func:`terminal_state`)."""
 
     REVOKED = "revoked"
+    #: Head office holds a chain this terminal's pushes did not continue: two devices as one.
+    FORKED = "forked"
     NEVER = "never synced"
     ONLINE = "online"
     OFFLINE = "offline"
@@ -208,6 +210,9 @@ class TerminalStatus:
     outdated: bool
     #: How long since the last contact; None if there never was one.
     silent_for: timedelta | None
+    #: When a push first did not continue the chain held for this terminal, and what it found.
+    forked_at: datetime | None = None
+    fork_detail: str | None = None
 
     @property
     def ledger_failed(self) -> bool:
@@ -234,12 +239,19 @@ class FleetRules:
 
 
 def terminal_state(
-    *, revoked: bool, last_contact: datetime | None, now: datetime, offline_after: timedelta
+    *,
+    revoked: bool,
+    last_contact: datetime | None,
+    now: datetime,
+    offline_after: timedelta,
+    forked: bool = False,
 ) -> str:
     """Online or offline by the last contact of any kind -- never by the last push, so a till
-    that has nothing to send but keeps asking for news is online."""
+    that has nothing to send but keeps asking for news is online. Revoked, then forked, first."""
     if revoked:
         return FleetState.REVOKED
+    if forked:
+        return FleetState.FORKED
     if last_contact is None:
         return FleetState.NEVER
     return FleetState.ONLINE if now - last_contact <= offline_after else FleetState.OFFLINE
@@ -313,9 +325,12 @@ def fleet(conn: Connection, now: datetime, rules: FleetRules | None = None) -> l
                     last_contact=contact,
                     now=now,
                     offline_after=rules.offline_after,
+                    forked=r.forked_at is not None,
                 ),
                 outdated=is_outdated(r.app_version, newest=newest, minimum=minimum),
                 silent_for=max(now - contact, timedelta(0)) if contact is not None else None,
+                forked_at=utc(r.forked_at) if r.forked_at is not None else None,
+                fork_detail=r.fork_detail,
             )
         )
     return result
