@@ -241,6 +241,13 @@ def test_head_office_signs_in_and_sees_sales_chart_and_fleet(browser: object, tm
         page.click("text=Fleet")
         page.wait_for_url("**/hq/fleet")
         assert page.locator("#fleet tbody tr").count() == 2
+        # Both tills just pushed: online, each in its store's card, each with its Revoke form.
+        for store in ("S01", "S02"):
+            row = page.locator(f"#store-{store} tbody tr")
+            assert row.count() == 1
+            assert row.locator('[data-figure="state"]').inner_text().strip() == "online"
+            assert row.locator("form.revoke button").inner_text() == "Revoke"
+        page.screenshot(path=str(tmp_path / "fleet.png"), full_page=True)
         assert problems == [], problems
         context.close()
-    keep_screenshots(tmp_path, {"hq.png": "hq-dashboard.png"})
+    keep_screenshots(tmp_path, {"hq.png": "hq-dashboard.png", "fleet.png": "hq-fleet.png"})
