@@ -24,7 +24,7 @@ from test_web_support import (
     new_app,
 )
 
-from sync.protocol import JournalEntry, chain_hash
+from sync.protocol import GENESIS_HASH, JournalEntry, chain_hash
 from sync.server import claims, schema, stores
 
 HQ_PAGES = ["/hq", "/hq/", "/hq/fleet", "/hq/problems"]
@@ -181,10 +181,12 @@ def test_problems_page_lists_conflicts_and_quarantined_entries(client: TestClien
     _code, sale = till.sell([("TEA", "Green tea", 1, 450)])
     bad = till.entry("sale.completed", {"not": "a sale"})
     till.push([bad], expect="quarantined")
-    # The same event id again with other contents: kept aside as a conflict, never overwritten.
+    # The same event id again with other contents, from another till: kept aside as a conflict,
+    # never overwritten. (From the same till it would fork its chain: tests/test_replace_till.py.)
     body = sale.body() | {"payload": sale.payload | {"total": 1}}
     twin = JournalEntry(**body, prev_hash=sale.prev_hash, hash=chain_hash(sale.prev_hash, body))
-    till.push([twin], expect="conflict")
+    assert twin.seq == 1 and sale.prev_hash == GENESIS_HASH  # the other till's first entry too
+    Till.enroll(client, app, "S01").push([twin], expect="conflict")
     assert sign_in_admin(client) == 303
     html = client.get("/hq/problems").text
     conflicts = html.split('id="conflicts"', 1)[1].split("</section>", 1)[0]

@@ -45,8 +45,12 @@ class Restored:
 
 def restore_ledger(data_dir: Path, backup: Path) -> Restored:
     """Put the verified copy of ``backup`` in place as ``data_dir``'s ledger; see the module."""
-    if not backup.is_file():
-        raise RestoreError(f"no backup file at {backup}")
+    try:
+        found = backup.is_file()
+    except OSError as exc:  # a name too long, a path through a file...
+        raise RestoreError(f"cannot read the backup {_shown(backup)}: {exc.strerror}") from None
+    if not found:
+        raise RestoreError(f"no backup file at {_shown(backup)}")
     _refuse_if_in_use(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     staging = data_dir / f".restore-{uuid.uuid4().hex[:8]}"
@@ -63,13 +67,15 @@ def restore_ledger(data_dir: Path, backup: Path) -> Restored:
             finally:
                 source.close()
         except sqlite3.DatabaseError as exc:
-            raise RestoreError(f"{backup} is not a ledger backup: {exc}; nothing was restored") from None
+            raise RestoreError(
+                f"{_shown(backup)} is not a ledger backup: {exc}; nothing was restored"
+            ) from None
         result = verify_ledger(staging)
         if not result.ok:
             raise RestoreError(f"the backup does not verify: {result.problem}; nothing was restored")
         entries, head_seq, acked = _facts(staging)
         if entries == 0:
-            raise RestoreError(f"{backup} holds no journal entries: nothing to restore")
+            raise RestoreError(f"{_shown(backup)} holds no journal entries: nothing to restore")
         for suffix in ("-wal", "-shm", ""):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(data_dir / f"{LEDGER_FILE}{suffix}")
@@ -79,6 +85,12 @@ def restore_ledger(data_dir: Path, backup: Path) -> Restored:
     with contextlib.suppress(OSError):
         record_ledger_health(data_dir, ok=True, problem=None)
     return Restored(data_dir / LEDGER_FILE, entries, head_seq, acked)
+
+
+def _shown(path: Path) -> str:
+    """A path as an error message shows it: at most 120 characters."""
+    text = str(path)
+    return text if len(text) <= 120 else f"{text[:60]}...{text[-57:]}"
 
 
 def _refuse_if_in_use(data_dir: Path) -> None:
