@@ -203,6 +203,8 @@ def test_two_devices_sending_as_one_terminal_are_caught_by_the_chain_never_merge
         with _sign_in(server) as hq:
             shown = _figures(_row(hq.get("/hq/fleet").text, enrolled.terminal_code))
         assert shown["state"].startswith("forked") and "not merged" in shown["state"]
+        listed = _central(server, "terminal", "list")
+        assert f"{enrolled.terminal_code}\t" in listed and "forked (entry 4" in listed
 
         # The device that continues the chain goes on as before.
         record_sales(first, 1, t0=T0 + timedelta(hours=3))
@@ -210,3 +212,22 @@ def test_two_devices_sending_as_one_terminal_are_caught_by_the_chain_never_merge
         assert len(server_journal(server.db, enrolled.terminal_id)) == 6
     finally:
         first.ledger.close()
+
+
+def test_the_till_says_another_device_sends_as_it_in_the_cashiers_language() -> None:
+    from pos.ui.i18n import current_language, set_language
+    from pos.ui.sync_status import NEEDS_IT, SyncView, sync_text
+    from sync.engine import SyncStatus
+
+    view = SyncView(SyncStatus(state="forked", queued=2))
+    assert "forked" in NEEDS_IT, "shown as an error the cashier calls IT about"
+    before = current_language()
+    try:
+        set_language("de")
+        assert sync_text(view).startswith("Ein anderes Gerät sendet als diese Kasse")
+        set_language("zh_CN")
+        assert sync_text(view).startswith("另一台设备")
+        set_language("en")
+        assert sync_text(view).startswith("Another device is sending as this till: call IT")
+    finally:
+        set_language(before)

@@ -506,7 +506,8 @@ def terminal_rekey(database: str | None, terminal_ref: str) -> None:
 @terminal.command("list")
 @database_option
 def terminal_list(database: str | None) -> None:
-    """List terminals: code, store, last seen, queued events, highest sequence, revoked or not."""
+    """List terminals: code, store, last seen, queued events, highest sequence, and state (active,
+    enrolled but never synced, forked, revoked)."""
     from sqlalchemy import select
 
     from sync.server import schema
@@ -518,7 +519,14 @@ def terminal_list(database: str | None) -> None:
         ).all()
     for row in rows:
         seen = f"{row.last_seen_at:%Y-%m-%d %H:%M:%S}" if row.last_seen_at else "never"
-        state = "revoked" if row.revoked_at else "active"
+        if row.revoked_at:
+            state = "revoked"
+        elif row.forked_at:
+            state = f"forked ({row.fork_detail})"
+        elif row.last_seen_at is None:
+            state = "enrolled, never synced"
+        else:
+            state = "active"
         click.echo(
             f"{row.code}\tstore {row.store_code}\tlast seen {seen}\tqueued {row.last_queued}\t"
             f"seq {row.last_high_seq}\t{state}"
