@@ -5,7 +5,14 @@ that file is a sale the cashier saw as complete. The parent SIGKILLs this proces
 and then checks the ledger against the side file.
 
 Usage: python tests/crash_child.py DATA_DIR ACKED_FILE
-Imports are kept to what selling needs so each restart is quick.
+       python tests/crash_child.py --fork-server DATA_DIR ACKED_FILE
+
+With ``--fork-server`` the process imports once and then, for each ``fork`` line on its stdin,
+forks a child that runs the same selling loop: a fresh process for the ledger (its own SQLite
+connection, writer thread and start-up with recovery and sign-in) without paying for a new
+interpreter and its imports 200 times. It prints ``started PID`` (from the child, at once),
+``ready`` (from the child, once selling) and, after reaping it, ``exit PID SIGNAL`` (0 when the
+child ended without a signal).
 """
 
 from __future__ import annotations
@@ -35,8 +42,7 @@ def main() -> None:
     if outcome is not None and not outcome.completed:
         sale.acknowledge_interrupted_sale(terminal)
     fd = os.open(acked, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
+    _say("ready")
     codes = ["4006381333931", "5012345678900", "4000417025005"]
     n = 0
     while True:
@@ -50,5 +56,28 @@ def main() -> None:
         n += 1
 
 
+def _say(text: str) -> None:
+    os.write(1, f"{text}\n".encode())
+
+
+def fork_server() -> None:
+    for line in sys.stdin:
+        if line.strip() != "fork":
+            continue
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _say(f"started {os.getpid()}")
+                main()
+            finally:
+                os._exit(3)  # never back into the server's loop
+        _, status = os.waitpid(pid, 0)
+        _say(f"exit {pid} {os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0}")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1] == "--fork-server":
+        del sys.argv[1]
+        fork_server()
+    else:
+        main()

@@ -393,3 +393,19 @@ def test_a_real_x_server_is_found() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "None"
+
+
+def test_an_unknown_zone_already_stored_shows_utc_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    """A store added before zones were checked: its pages show UTC, and the log says why (once)."""
+    import logging
+
+    from sync.server.stores import zone_or_utc
+
+    zone_or_utc.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="sync.server.stores"):
+        assert str(zone_or_utc("Berlin")) == "UTC"
+        assert str(zone_or_utc("Berlin")) == "UTC"
+        assert str(zone_or_utc("Europe/Berlin")) == "Europe/Berlin"
+    assert [r.getMessage() for r in caplog.records] == [
+        "store time zone 'Berlin' is not known here: times are shown in UTC"
+    ]

@@ -4,6 +4,7 @@ the journal's sequence has no gap, the chain verifies and the file passes its in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -43,31 +44,53 @@ def test_no_acknowledged_sale_is_lost_or_doubled_after_200_sigkills(tmp_path: Pa
     rng = random.Random(2026)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     kills_after_ready = 0
-    for _ in range(KILLS):
-        child = subprocess.Popen(
-            [sys.executable, str(CHILD), str(data_dir), str(acked)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        # Most kills land while selling; some during start-up (opening, sign-in, recovery).
-        if rng.random() < 0.85:
-            assert child.stdout is not None
-            line = child.stdout.readline()
-            if line.strip() != b"ready":
-                child.kill()
-                _, err = child.communicate()
-                pytest.fail(f"the child did not start: {err.decode()[-2000:]}")
-            kills_after_ready += 1
-            time.sleep(rng.uniform(0.0, 0.25))
-        else:
-            time.sleep(rng.uniform(0.0, 0.4))
-        if child.poll() is not None:
-            _, err = child.communicate()
-            pytest.fail(f"the child stopped by itself: {err.decode()[-2000:]}")
-        child.send_signal(signal.SIGKILL)
-        child.communicate()
-        assert child.returncode == -signal.SIGKILL
+    # Each child is forked from a server that imported once (see crash_child.py): a new process
+    # with its own ledger connection every time, without 200 interpreter start-ups.
+    errors = (tmp_path / "children.err").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, str(CHILD), "--fork-server", str(data_dir), str(acked)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        env=env,
+    )
+    assert server.stdin is not None and server.stdout is not None
+
+    def said() -> str:
+        line = server.stdout.readline().decode().strip()  # type: ignore[union-attr]
+        if not line:
+            server.kill()
+            server.wait()
+            pytest.fail(f"the fork server ended: {(tmp_path / 'children.err').read_text()[-2000:]}")
+        return line
+
+    try:
+        for _ in range(KILLS):
+            server.stdin.write(b"fork\n")
+            server.stdin.flush()
+            started = said()
+            assert started.startswith("started "), started
+            pid = int(started.split()[1])
+            # Most kills land while selling; some during start-up (opening, sign-in, recovery).
+            if rng.random() < 0.85:
+                line = said()
+                if line != "ready":
+                    pytest.fail(f"the child did not start: {line}")
+                kills_after_ready += 1
+                time.sleep(rng.uniform(0.0, 0.25))
+            else:
+                time.sleep(rng.uniform(0.0, 0.4))
+            with contextlib.suppress(ProcessLookupError):  # ended by itself: the exit line says how
+                os.kill(pid, signal.SIGKILL)
+            ended = said()
+            if ended == "ready":  # a start-up kill that came just after the child was ready
+                ended = said()
+            assert ended == f"exit {pid} {int(signal.SIGKILL)}", f"the child stopped by itself: {ended}"
+    finally:
+        server.stdin.close()
+        server.wait(timeout=60)
+        server.stdout.close()
+        errors.close()
 
     seen = [line for line in acked.read_text().splitlines() if line]
     assert kills_after_ready >= 150

@@ -191,9 +191,11 @@ class ServiceTill:
     def _zone(self) -> Any:
         from zoneinfo import ZoneInfo
 
+        name = self.terminal.settings.timezone or "UTC"
         try:
-            return ZoneInfo(self.terminal.settings.timezone or "UTC")
+            return ZoneInfo(name)
         except Exception:
+            log.warning("the store's time zone %r is not known here: times are shown in UTC", name)
             return ZoneInfo("UTC")
 
     def quantity_text(self, milli: int, unit: str) -> str:

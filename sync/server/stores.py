@@ -7,8 +7,10 @@ raises :class:`InputError` (or a subclass) naming what was wrong, having changed
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import zoneinfo
@@ -26,6 +28,8 @@ from sync.codes import new_claim_key
 from sync.protocol import ChangeKind, StoreInfo
 from sync.server import schema
 from sync.server.changes import NewChange, record_standalone
+
+log = logging.getLogger(__name__)
 
 ENROLLMENT_TTL = timedelta(hours=24)
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud over the phone
@@ -145,6 +149,17 @@ def timezone_problem(name: str) -> str | None:
         else "use a name like Europe/Berlin or America/New_York"
     )
     return f"timezone: {name!r} is not a time zone name; {advice}"
+
+
+@functools.cache
+def zone_or_utc(name: str) -> zoneinfo.ZoneInfo:
+    """The store's zone for showing times; a name this machine does not know (a store added before
+    zones were checked, or tzdata lacking it) shows UTC -- said once in the log, never silently."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        log.warning("store time zone %r is not known here: times are shown in UTC", name)
+        return zoneinfo.ZoneInfo("UTC")
 
 
 def nearest_timezones(name: str, zones: set[str] | None = None, limit: int = 3) -> list[str]:

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from packaging.version import InvalidVersion, Version
 from sqlalchemy import Connection, and_, case, func, select
@@ -76,10 +76,9 @@ def share(part: int, whole: int) -> str:
 
 
 def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    from sync.server.stores import zone_or_utc
+
+    return zone_or_utc(name)
 
 
 def day_starts(zone: ZoneInfo, today: date) -> list[datetime]:

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from importlib import resources
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date, format_datetime
 from babel.messages.catalog import Catalog
@@ -107,10 +106,9 @@ class Translator:
 
     def moment(self, value: datetime, timezone: str = "UTC") -> str:
         """``value`` as a date and time on the wall clock of ``timezone`` (a store's zone)."""
-        try:
-            zone = ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            zone = ZoneInfo("UTC")
+        from sync.server.stores import zone_or_utc
+
+        zone = zone_or_utc(timezone)
         return format_datetime(value, format="medium", tzinfo=zone, locale=self.locale)
 
 
