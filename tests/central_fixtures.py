@@ -159,7 +159,9 @@ def live_server(db: Database, **settings: Any) -> Iterator[LiveServer]:
         ServerSettings(database_url=str(db.engine.url), host="127.0.0.1", port=port, **settings), db
     )
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", proxy_headers=False
+        )
     )
     thread = threading.Thread(target=server.run, name="live-central", daemon=True)
     thread.start()

@@ -152,6 +152,15 @@ def _check_version(value: str | None) -> str | None:
     help="/hq Fleet shows a terminal offline when its last contact is older than this.",
 )
 @click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    callback=lambda _ctx, _param, value: _check_proxies(value),
+    metavar="ADDRESS[/BITS]",
+    help="A reverse proxy (address or network) whose X-Forwarded-For names the client for the "
+    "sign-in limits; repeat for more. None by default: the header is ignored.",
+)
+@click.option(
     "--min-app-version",
     "min_app_version",
     default=None,
@@ -189,6 +198,7 @@ def serve(
     pool_size: int,
     workers: int,
     offline_after: float,
+    trusted_proxies: tuple[str, ...],
     min_app_version: str | None,
     smtp_host: str | None,
     smtp_port: int,
@@ -216,6 +226,7 @@ def serve(
         secure_cookies=(public_url or "").startswith("https://"),
         offline_after_seconds=offline_after,
         min_app_version=min_app_version,
+        trusted_proxies=tuple(trusted_proxies),
         smtp_host=smtp_host,
         smtp_port=smtp_port,
         smtp_starttls=smtp_starttls,
@@ -234,7 +245,12 @@ def serve(
     click.echo(f"pos-central on http://{host}:{port} (public URL {settings.public_url})", err=True)
     if workers == 1:
         uvicorn.run(
-            create_app(settings), host=host, port=port, log_level="info", timeout_graceful_shutdown=10
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level="info",
+            timeout_graceful_shutdown=10,
+            proxy_headers=False,  # X-Forwarded-For only from --trusted-proxy (accounts.client_address)
         )
         return
     os.environ[SETTINGS_ENV] = settings_to_environment(settings)
@@ -246,7 +262,19 @@ def serve(
         port=port,
         log_level="info",
         timeout_graceful_shutdown=10,
+        proxy_headers=False,
     )
+
+
+def _check_proxies(values: tuple[str, ...]) -> tuple[str, ...]:
+    import ipaddress
+
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise click.BadParameter(f"{value[:60]!r} is not an IP address or network") from None
+    return values
 
 
 @main.command()

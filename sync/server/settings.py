@@ -42,9 +42,13 @@ class ServerSettings:
     #: /hq Fleet marks tills running an app version older than this (PEP 440, e.g. "1.4.0") as
     #: outdated, besides those older than the newest version seen in the fleet. None: no minimum.
     min_app_version: str | None = None
-    #: Sign-in attempts allowed per e-mail (and per client address) in ``login_window_seconds``.
+    #: Sign-in attempts allowed per client address (times 5, for shared NATs) in
+    #: ``login_window_seconds``; an account itself is only slowed (sync.server.web.accounts).
     login_attempts_allowed: int = 10
     login_window_seconds: int = 900
+    #: Proxies (addresses or networks, e.g. "10.0.0.0/8") whose X-Forwarded-For is believed for
+    #: the client address; none by default: every other connection's header is ignored.
+    trusted_proxies: tuple[str, ...] = ()
     #: Secure flag on session cookies; off only for plain-HTTP tests and local demos.
     secure_cookies: bool = True
     #: Database connections kept open (PostgreSQL).

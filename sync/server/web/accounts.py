@@ -10,14 +10,20 @@ Design (docs/shopper-and-hq.md says the same for people):
 - Every form POST carries a CSRF token. A signed-in form carries the session's token; a form
   shown before signing in carries a random token that is also set as a cookie (double submit).
   A POST whose token is missing or different changes nothing and gets 403.
-- Failed sign-ins are written to ``login_attempts`` under the email and under the client address;
-  once too many fall inside the window, sign-in answers 429 with Retry-After until it passes.
+- Failed sign-ins are written to ``login_attempts`` under the client address and the account.
+  A client address over its allowance inside the window gets 429 with Retry-After until it
+  passes (an attacker's own source is stopped). The account itself is only ever slowed: after
+  FREE_ACCOUNT_FAILURES failures each further try waits a doubling delay after the last failure,
+  at most MAX_ACCOUNT_DELAY, and a browser that signed in to that account before (a cookie head
+  office signs) skips it. Strangers cannot lock an owner out; sign-in by mail has its own limits.
+- ``X-Forwarded-For`` counts only from a configured proxy (:func:`client_address`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 from dataclasses import dataclass
@@ -273,20 +279,103 @@ def csrf_ok(request: Request, submitted: str | None, session: WebSession | None)
 # --- sign-in rate limit ---------------------------------------------------------------------------
 
 
+def _networks(request: Request) -> list[Any]:
+    """The configured proxies (``trusted_proxies``: addresses or networks) as ip_network objects;
+    a name that is not an address (a test client's) is kept as text."""
+    out: list[Any] = []
+    for item in _setting(request, "trusted_proxies", ()) or ():
+        try:
+            out.append(ipaddress.ip_network(str(item), strict=False))
+        except ValueError:
+            out.append(str(item))
+    return out
+
+
+def _is_proxy(address: str, proxies: list[Any]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address in proxies
+    return any(not isinstance(p, str) and ip.version == p.version and ip in p for p in proxies)
+
+
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address as the sign-in limits count it.
+
+    ``X-Forwarded-For`` is believed only when the connection comes from a configured proxy
+    (``trusted_proxies``, ``pos-central serve --trusted-proxy``; none by default, and uvicorn's own
+    proxy-header handling is off): then the client is the nearest address in the header that is
+    not itself a trusted proxy. Anyone else's header is ignored, so a fresh header per request
+    buys nothing.
+    """
+    peer = request.client.host if request.client else "unknown"
+    proxies = _networks(request)
+    if not proxies or not _is_proxy(peer, proxies):
+        return peer
+    hops = [h.strip() for v in request.headers.getlist("x-forwarded-for") for h in v.split(",")]
+    for hop in reversed([h for h in hops if h]):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer  # a malformed chain is not believed
+        if not _is_proxy(hop, proxies):
+            return hop
+    return peer
+
+
+#: Failed password sign-ins to one account (from anywhere) before it is slowed down, then the
+#: delay between further tries doubles up to MAX_ACCOUNT_DELAY: strangers slow an account's
+#: attacker, never lock its owner out (and a browser the owner signed in with skips the delay).
+FREE_ACCOUNT_FAILURES = 5
+MAX_ACCOUNT_DELAY = timedelta(seconds=60)
+KNOWN_DEVICE_COOKIE = "sl_known"
 
 
 @dataclass(frozen=True)
 class SigninLimit:
-    """Which ``login_attempts`` keys one sign-in counts against, with their allowances."""
+    """Which ``login_attempts`` keys one sign-in counts against, with their allowances.
+
+    ``keys`` are hard allowances inside the window (per source: a client address). The optional
+    ``account_key`` is the account's own count, which only ever delays (progressively, at most
+    MAX_ACCOUNT_DELAY after its last failure), and not at all for a known device.
+    """
 
     keys: tuple[tuple[str, int], ...]
     window: timedelta
+    account_key: str | None = None
+    known_device: bool = False
 
     @property
     def email_key(self) -> str:
-        return self.keys[0][0]
+        return self.account_key or self.keys[0][0]
+
+
+def _device_mark(request: Request, kind: SessionKind, email: str) -> str:
+    secret = getattr(request.app.state, "secret_key", b"") or b""
+    return hmac.new(bytes(secret), f"known-device:{kind}:{email}".encode(), hashlib.sha256).hexdigest()
+
+
+def known_device(request: Request, kind: SessionKind, email: str) -> bool:
+    """Whether this browser signed in to ``email``'s account before (a cookie head office signed)."""
+    marks = (request.cookies.get(f"{KNOWN_DEVICE_COOKIE}_{kind}") or "").split(".")
+    mark = _device_mark(request, kind, email)
+    return any(hmac.compare_digest(m, mark) for m in marks[:8] if len(m) == len(mark))
+
+
+def remember_device(response: Response, request: Request, kind: SessionKind, email: str) -> None:
+    """After a successful sign-in: this browser skips the account's delays next time."""
+    name = f"{KNOWN_DEVICE_COOKIE}_{kind}"
+    mark = _device_mark(request, kind, email)
+    kept = [m for m in (request.cookies.get(name) or "").split(".") if m and m != mark][:7]
+    response.set_cookie(
+        name,
+        ".".join([mark, *kept]),
+        max_age=int(timedelta(days=365).total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/",
+    )
 
 
 def signin_limit(request: Request, kind: SessionKind, email: str) -> SigninLimit:
@@ -294,11 +383,10 @@ def signin_limit(request: Request, kind: SessionKind, email: str) -> SigninLimit
     allowed = int(_setting(request, "login_attempts_allowed", DEFAULT_ATTEMPTS_ALLOWED))
     window = timedelta(seconds=int(_setting(request, "login_window_seconds", DEFAULT_WINDOW_SECONDS)))
     return SigninLimit(
-        keys=(
-            (f"{kind}:email:{email}"[:300], allowed),
-            (f"{kind}:client:{client_address(request)}"[:300], allowed * CLIENT_ALLOWANCE_FACTOR),
-        ),
+        keys=((f"{kind}:client:{client_address(request)}"[:300], allowed * CLIENT_ALLOWANCE_FACTOR),),
         window=window,
+        account_key=f"{kind}:email:{email}"[:300],
+        known_device=known_device(request, kind, email),
     )
 
 
@@ -310,8 +398,16 @@ def signup_limit(request: Request) -> SigninLimit:
     return SigninLimit(keys=((key, allowed * CLIENT_ALLOWANCE_FACTOR),), window=window)
 
 
+def account_delay(failures: int) -> timedelta:
+    """How long after an account's last failure the next try waits, with ``failures`` in the window."""
+    if failures < FREE_ACCOUNT_FAILURES:
+        return timedelta(0)
+    return min(MAX_ACCOUNT_DELAY, timedelta(seconds=2 ** min(16, failures - FREE_ACCOUNT_FAILURES)))
+
+
 def seconds_until_allowed(conn: Connection, limit: SigninLimit, now: datetime) -> int:
-    """0 if a sign-in may be tried now, else how many seconds until the oldest failure ages out."""
+    """0 if a sign-in may be tried now, else how many seconds to wait: until the source's oldest
+    failure ages out (over its allowance), or the account's progressive delay has passed."""
     attempts = table("login_attempts")
     since = now - limit.window
     wait = 0
@@ -321,6 +417,16 @@ def seconds_until_allowed(conn: Connection, limit: SigninLimit, now: datetime) -
         ).one()
         if row[0] >= allowed and row[1] is not None:
             wait = max(wait, int((utc(row[1]) + limit.window - now).total_seconds()) + 1)
+    if limit.account_key is not None and not limit.known_device:
+        count, last = conn.execute(
+            select(func.count(), func.max(attempts.c.at)).where(
+                attempts.c.key == limit.account_key, attempts.c.at > since
+            )
+        ).one()
+        if last is not None:
+            ready = utc(last) + account_delay(int(count))
+            if ready > now:
+                wait = max(wait, int((ready - now).total_seconds()) + 1)
     return wait
 
 
@@ -331,7 +437,8 @@ def record_attempt(conn: Connection, limit: SigninLimit, now: datetime) -> None:
     """
     attempts = table("login_attempts")
     conn.execute(delete(attempts).where(attempts.c.at <= now - limit.window))
-    conn.execute(insert(attempts), [{"key": key, "at": now} for key, _ in limit.keys])
+    keys = [key for key, _ in limit.keys] + ([limit.account_key] if limit.account_key else [])
+    conn.execute(insert(attempts), [{"key": key, "at": now} for key in keys])
 
 
 def forget_failures(conn: Connection, key: str) -> None:

@@ -230,6 +230,7 @@ def signin(
         return _signin_form(request, 401, email=address, error="Email or password is wrong.")
     response = RedirectResponse("/hq", status_code=303)
     accounts.set_session_cookie(response, request, "admin", token)
+    accounts.remember_device(response, request, "admin", address)
     return response
 
 
