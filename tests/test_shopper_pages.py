@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -388,11 +389,34 @@ def test_each_purchase_opens_as_its_full_receipt_with_its_returns(
     ):
         assert expected in text, expected
     assert re.search(r'id="receipt-till">[^<]+<', text)
+    # The same receipt as a PDF: read back, it holds the lines, taxes, tenders and the return.
+    pdf = client.get(f"/account/purchases/{sale_id}/receipt.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert "attachment" in pdf.headers["content-disposition"]
+    from pypdf import PdfReader
+
+    printed = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages).replace(
+        " ", ""
+    )
+    for expected in (
+        "Greentea100g",
+        "Teamug",
+        "Discountonthesale",
+        "19%",
+        "7%",
+        "1.76",
+        "Cash",
+        "4.01",
+        "20.99",
+    ):
+        assert expected in printed, expected
+    assert refund.payload["receipt_no"] in printed
     # Another shopper (or a made-up id) gets a clear 404, not someone else's receipt.
     with TestClient(app) as other:
         sign_up(other, email="leo@example.org")
         assert other.get(f"/account/purchases/{sale_id}").status_code == 404
         assert other.get("/account/purchases/" + "x" * 5000).status_code == 404
+        assert other.get(f"/account/purchases/{sale_id}/receipt.pdf").status_code == 404
 
 
 def test_pending_claim_becomes_a_purchase_when_the_store_syncs(client: TestClient, till: Till) -> None:

@@ -513,6 +513,40 @@ def _account(request: Request, added: str = "", status_code: int = 200, **form_s
 _TENDER_NAMES = {"cash": N_("Cash"), "card": N_("Card"), "voucher": N_("Voucher")}
 
 
+@router.get("/account/purchases/{sale_id}/receipt.pdf")
+def purchase_pdf(request: Request, sale_id: str) -> Response:
+    """One purchase's receipt as a PDF download."""
+    from sync.server.web.receipt_pdf import receipt_pdf
+
+    session = accounts.request_session(request, "shopper")
+    if session is None:
+        return RedirectResponse("/account/signin", status_code=303)
+    t = translator(request)
+    receipt = None
+    if len(sale_id) <= 36:
+        with _engine(request).connect() as conn:
+            receipt = shopper_receipt(conn, session.subject_id, sale_id)
+    if receipt is None:
+        return purchase_page(request, sale_id)  # the page that says it is not in the account
+    settings = getattr(request.app.state, "settings", None)
+    body = receipt_pdf(
+        receipt,
+        t,
+        tender_names={kind: t.gettext(name) for kind, name in _TENDER_NAMES.items()},
+        points_meaning=getattr(settings, "points_meaning", "") or "",
+        return_policy=getattr(settings, "return_policy", "") or "",
+    )
+    safe = re.sub(r"[^A-Za-z0-9-]", "_", receipt.receipt_no)[:40]
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="receipt-{safe}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 @router.get("/account/purchases/{sale_id}")
 def purchase_page(request: Request, sale_id: str, added: str = "") -> Response:
     """One purchase as its full receipt, with the returns made against it."""
