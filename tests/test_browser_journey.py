@@ -177,7 +177,9 @@ def test_a_new_shopper_joins_claims_signs_in_by_code_exports_and_deletes(
             page.click("#receipt-pdf")
         from pypdf import PdfReader
 
-        printed = PdfReader(receipt_pdf.value.path()).pages[0].extract_text().replace(" ", "").replace("\x00", "")
+        printed = (
+            PdfReader(receipt_pdf.value.path()).pages[0].extract_text().replace(" ", "").replace("\x00", "")
+        )
         assert "Greentea100g" in printed and first_sale.payload["receipt_no"] in printed
 
         # 4. Sign out, then the second receipt: sign in with the mail's code, adding it in one step.
