@@ -103,6 +103,8 @@ class Terminal:
     id: int
     store_id: int
     code: str
+    #: The terminal's recorded last contact after this request's (None: not recorded).
+    seen_at: datetime | None = None
 
 
 def _db(request: Request) -> Database:
@@ -187,16 +189,19 @@ def authenticate_in(
     if row.revoked_at is not None:
         raise ApiError(401, "terminal_revoked", f"terminal {row.code} was revoked by head office: call IT")
     request.app.state.limits.take(row.id)
+    seen_at = row.last_seen_at
     if mark_seen:
         settings = request.app.state.settings
-        fleet.note_contact(
+        now = utcnow()
+        if fleet.note_contact(
             conn,
             row,
             report,
-            now=utcnow(),
+            now=now,
             write_every=timedelta(seconds=settings.seen_write_every_seconds),
-        )
-    return Terminal(id=row.id, store_id=row.store_id, code=row.code)
+        ):
+            seen_at = now
+    return Terminal(id=row.id, store_id=row.store_id, code=row.code, seen_at=seen_at)
 
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -355,9 +360,10 @@ async def changes_feed(
     while not page.changes and time.monotonic() < deadline:
         await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
         page = await run_in_threadpool(read)
-    if wait > 0:
-        # The till was in touch all along: its last contact is the end of the wait, not the start
-        # (throttled like every contact, so a wait answered at once writes nothing more).
+    if wait > 0 and _contact_due(request, terminal.seen_at):
+        # The till was in touch all along: its last contact is the end of the wait, not the start.
+        # Throttled like every contact, decided here from what the start recorded, so the usual
+        # wait (shorter than the throttle) costs no statement at all.
         await run_in_threadpool(_still_there, request, terminal.id)
     return ChangesPage(
         changes=page.changes,
@@ -366,6 +372,15 @@ async def changes_feed(
         snapshot=page.snapshot,
         server_time=iso(utcnow()),
     )
+
+
+def _contact_due(request: Request, seen_at: datetime | None) -> bool:
+    every = timedelta(seconds=request.app.state.settings.seen_write_every_seconds)
+    if seen_at is None:
+        return True
+    if seen_at.tzinfo is None:
+        seen_at = seen_at.replace(tzinfo=UTC)
+    return utcnow() - seen_at >= every
 
 
 def _still_there(request: Request, terminal_id: int) -> None:
