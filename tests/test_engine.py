@@ -414,3 +414,32 @@ def _hello() -> dict[str, object]:
 
 def _err(code: str) -> dict[str, str]:
     return {"error": code, "detail": f"{code} (test)"}
+
+
+def test_a_forked_terminal_stops_pushing_until_asked() -> None:
+    """409 terminal_forked: retrying cannot help (the chains differ), so the loop waits for a person
+    (sync_now, `pos sync`) exactly as after a revocation; with a backoff of 0.1 ms a loop that kept
+    retrying would be far past two rounds by the time the second one is asked for."""
+    central = StandInCentral()
+    pushes: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/push":
+            pushes.append(1)
+            return httpx.Response(409, json=_err("terminal_forked"))
+        return central(request)
+
+    store = MemoryStore(journal=make_journal(3))
+    client = CentralClient("http://central.test", httpx.Client(transport=httpx.MockTransport(handler)), "tok")
+    engine = SyncEngine(client, store, lambda: T0 + timedelta(days=1))
+    loop = SyncLoop(engine, interval=3600.0, initial=0.0001, cap=0.0001)
+    loop.start()
+    try:
+        until(lambda: loop.rounds >= 1 and engine.status.state == "forked", "forked shown")
+        assert loop.rounds == 1 and len(pushes) == 1
+        assert "another device" in status_line(engine.status) and store.queued_count() == 3
+        loop.sync_now()
+        until(lambda: loop.rounds >= 2, "the round asked for")
+    finally:
+        loop.stop()
+    assert loop.rounds == 2 and len(pushes) == 2
