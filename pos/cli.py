@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from pos.config import ConfigError, default_data_dir
-from sync.cli_errors import FriendlyGroup
+from sync.cli_errors import FriendlyGroup, shorten
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,7 +44,7 @@ def data_dir_option(fn: F) -> F:
 
 
 def _fail(message: str, code: int = 1) -> None:
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"Error: {shorten(message)}", err=True)
     raise SystemExit(code)
 
 
