@@ -55,7 +55,8 @@ def check_resources(_tmp: Path) -> str:
 
 
 def check_qt(_tmp: Path) -> str:
-    """Run :func:`qt_window` in a child process: a plugin that cannot load aborts the process."""
+    """Run :func:`pos.ui.selftest_qt.qt_window` in a child process: a plugin that cannot load
+    aborts the process."""
     env = {**os.environ, ONLY_ENV: "qt"}
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
     try:
@@ -71,43 +72,6 @@ def check_qt(_tmp: Path) -> str:
         reason = (plugin or said or [f"exit status {child.returncode}"])[-1]
         raise CheckFailed(f"the Qt platform plugin {env['QT_QPA_PLATFORM']!r} did not start: {reason}")
     return lines[-1]
-
-
-def qt_window() -> str:
-    """In this process: start Qt, render a window with text and a QR code, check its pixels."""
-    from PySide6.QtCore import QLibraryInfo, qVersion
-    from PySide6.QtGui import QColor, QPixmap
-    from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
-
-    from pos.ui.qr import qr_image
-
-    app = QApplication.instance() or QApplication([sys.argv[0]])
-    window = QWidget()
-    layout = QVBoxLayout(window)
-    text = QLabel("Storelink POS · Grüße · 简体中文")
-    text.setStyleSheet("color: black; background: white; font-size: 20px")
-    layout.addWidget(text)
-    code = QLabel()
-    code.setPixmap(QPixmap.fromImage(qr_image("HTTPS://STORELINK.EXAMPLE/SELF-TEST", 120)))
-    layout.addWidget(code)
-    window.resize(360, 240)
-    image = window.grab().toImage()
-    window.close()
-    dark = light = 0
-    for y in range(0, image.height(), 2):
-        for x in range(0, image.width(), 2):
-            value = QColor(image.pixel(x, y)).lightness()
-            dark += value < 80
-            light += value > 180
-    if image.isNull() or dark == 0 or light == 0:
-        raise CheckFailed(f"the window rendered blank on platform {QApplication.platformName()!r}")
-    platforms = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms"
-    here = sorted(p.name.removeprefix("lib").split(".")[0].removeprefix("q") for p in platforms.glob("*q*"))
-    del app
-    return (
-        f"Qt {qVersion()}: platform plugin {QApplication.platformName()!r} rendered a "
-        f"{image.width()}x{image.height()} window (platform plugins here: {', '.join(here) or 'none'})"
-    )
 
 
 def check_sqlite(_tmp: Path) -> str:
@@ -148,19 +112,13 @@ def check_ledger(tmp: Path) -> str:
 
 def check_qr(_tmp: Path) -> str:
     import zxingcpp
-    from PIL import Image
-    from PySide6.QtGui import QImage
 
-    from pos.ui.qr import qr_image
+    from pos.ui.selftest_qt import qr_pixels
     from sync.codes import claim_code_from_scan, claim_url, make_claim_code, new_claim_key
 
     code = make_claim_code(terminal_id=1, claim_key=new_claim_key(), today=date.today())
     url = claim_url("https://claim.storelink.example", code)
-    image = qr_image(url, 300).convertToFormat(QImage.Format.Format_Grayscale8)
-    pixels = Image.frombuffer(
-        "L", (image.width(), image.height()), bytes(image.constBits()), "raw", "L", image.bytesPerLine(), 1
-    )
-    found = zxingcpp.read_barcodes(pixels)
+    found = zxingcpp.read_barcodes(qr_pixels(url, 300))
     texts = [barcode.text for barcode in found]
     if texts != [url]:
         raise CheckFailed(f"the claim-code QR for {url} decoded as {texts}")
@@ -264,6 +222,8 @@ def where() -> str:
 def run_self_test(echo: Callable[[str], None] = print) -> list[str]:
     """Run every check, printing one line each; return the names of those that failed."""
     if os.environ.get(ONLY_ENV) == "qt":
+        from pos.ui.selftest_qt import qt_window
+
         echo(qt_window())
         return []
     from pos.services.fleet import app_version
