@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck install install-dev bench clean wheels msi bundle packaging
+.PHONY: demo test lint typecheck install install-dev bench clean wheels msi bundle packaging mutation
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ typecheck: install-dev
 
 test: lint typecheck
 	$(BIN)/python -m pytest
+
+# Mutation testing of the critical modules with mutmut, module by module, one worker at nice 19
+# (tools/mutation.py; figures and survivors in build/mutation/, explained in docs/reliability.md).
+# Slow (hours on 2 cores): NOT part of `make test` or CI. `make mutation GROUPS="codes journal"`
+# runs some groups only.
+GROUPS ?=
+mutation: install-dev
+	nice -n 19 $(BIN)/python tools/mutation.py $(GROUPS)
 
 bench: install-dev
 	$(BIN)/python bench/ledger.py

@@ -203,7 +203,8 @@ async def push_all(port: int, tills: list[Till]) -> dict[str, Any]:
                         if number == len(till.bodies):
                             assert json.loads(answer)["high_seq"] == sum(len(c) for c in till.rows)
                         break
-                    pause = float(headers.get(b"retry-after", b"1")) * random.uniform(0.2, 1.0)
+                    # Like a till: at least all of Retry-After, plus up to half again as jitter.
+                    pause = float(headers.get(b"retry-after", b"1")) * random.uniform(1.0, 1.5)
                     if pause > 4 and conn:
                         # The server drops idle keep-alive connections after 5 s: hang up first.
                         conn[1].close()

@@ -650,7 +650,8 @@ def bench_fleet(terminals: int, sales_each: int, workers: int) -> None:
                     if error is not None and error.status != 429:
                         errors.append(error.detail)
                     retry = error.retry_after if isinstance(error, Offline) and error.retry_after else 1.0
-                    time.sleep(retry * rng.uniform(0.5, 1.5))
+                    # Like a till: at least all of Retry-After, plus up to half again as jitter.
+                    time.sleep(retry * rng.uniform(1.0, 1.5))
 
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=workers) as pool:

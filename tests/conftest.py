@@ -16,3 +16,15 @@ def pytest_sessionfinish(session, exitstatus):  # type: ignore[no-untyped-def]
     if skipped and session.exitstatus == 0:
         reporter.write_line(f"CI: {len(skipped)} test(s) skipped; every test must run in CI", red=True)
         session.exitstatus = 1
+
+
+# `make mutation` (tools/mutation.py) runs the tests once per mutant under mutmut's tracing: no
+# deadline (tracing is slow, not the code), and the same examples every run.
+try:
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        "mutation", deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
+except ImportError:  # pragma: no cover - hypothesis is a dev dependency
+    pass
