@@ -51,9 +51,7 @@ def running_api(
         stack.callback(db.dispose)
         db.migrate()
         server = stack.enter_context(
-            # Generated GET /v1/changes?wait=... are held at most 0.05 s: the long-poll path (hold,
-            # re-read, answer) runs the same, without the suite waiting 0.5 s for each of them.
-            live_server(db, terminal_rate_per_second=10_000.0, terminal_burst=10_000, max_wait_seconds=0.05)
+            live_server(db, terminal_rate_per_second=10_000.0, terminal_burst=10_000, max_wait_seconds=0.5)
         )
         add_store(db)
         add_product(db, "SKU-1")
