@@ -8,15 +8,15 @@ from fractions import Fraction
 
 import pytest
 
-from pos.domain.keypad import split_quantity_prefix
+from pos.domain.keypad import QuantityError, parse_quantity, split_quantity_prefix
 from pos.domain.money import Money
-from pos.domain.returns import Return
+from pos.domain.returns import Return, ReturnError
 from pos.domain.sale import Product, Sale, SaleError, Unit
-from pos.domain.scanning import ScanConfig
+from pos.domain.scanning import InvalidScan, ProductScan, ScanConfig, route_scan
 from pos.domain.shift import DrawerCash, expected_drawer_cash
 from pos.domain.staff import Action, needs_approval
 from pos.domain.tax import TaxMode
-from pos.domain.tender import Payment, TenderKind, sale_payload
+from pos.domain.tender import Payment, Tender, TenderKind, sale_payload
 
 SALE_ID = "01937a4e-5b6c-7d8e-9f00-112233445566"
 RETURN_ID = "01937a4e-5b6c-7d8e-9f00-112233445599"
@@ -174,3 +174,70 @@ def test_a_quantity_prefix_is_split_at_the_first_star() -> None:
 
 def test_unit_is_kept_on_weighed_products() -> None:
     assert Product("K1", "Cheese", 1999, "7", Unit.KG).unit is Unit.KG
+
+
+def test_return_quantities_at_their_bounds_with_exact_messages() -> None:
+    original = _original(None)
+    ret = Return(original)  # type: ignore[arg-type]
+    ret.set_quantity(1, 2000)
+    ret.set_quantity(1, 0)  # 0 takes the line off again
+    assert ret.lines == ()
+    ret.set_quantity(2, 1000)
+    ret.set_quantity(2, 0)
+    assert ret.lines == ()
+    for bad in (-1, True, 1.0):
+        with pytest.raises(ReturnError, match=r"^not a quantity: "):
+            ret.set_quantity(1, bad)  # type: ignore[arg-type]
+    with pytest.raises(ReturnError, match=r"^pieces are returned whole$"):
+        ret.set_quantity(1, 1500)
+    with pytest.raises(ReturnError, match=r"^only 2 of Coffee mug can still be returned$"):
+        ret.set_quantity(1, 3000)
+    ret.set_quantity(1, 1000)
+    ret.set_quantity(2, 1000)
+    ret.set_quantity(2, 0)  # only line 2 goes; line 1 stays
+    assert [(line.line_no, line.quantity_milli) for line in ret.lines] == [(1, 1000)]
+
+
+def test_keypad_quantities_name_what_was_wrong() -> None:
+    with pytest.raises(QuantityError, match=r"^not a quantity: 'abc' "):
+        parse_quantity("abc")
+    with pytest.raises(QuantityError, match=r"^quantity must be above zero$"):
+        parse_quantity("0")
+
+
+def test_the_drawer_refuses_bools_and_counts_what_was_handed_over() -> None:
+    with pytest.raises(ValueError, match="opening float must be a non-negative amount"):
+        DrawerCash(opening_float=True)  # type: ignore[arg-type]
+    drawer = DrawerCash(opening_float=0)
+    handed = drawer.with_sale([Tender(TenderKind.CASH, 450, tendered=500), Tender(TenderKind.CASH, 100)])
+    assert (handed.cash_tendered, handed.change_given, handed.expected) == (600, 50, 550)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("(01)04006381333931(30)0", "count '0' in (01)04006381333931(30)0 is not usable"),
+        ("(01)04006381333931(3923)00299", "price 0.299 has more decimals than JPY"),
+        ("(99)abc", "no product number (AI 01) in (99)abc"),
+    ],
+)
+def test_gs1_scans_that_cannot_be_used_keep_what_was_scanned_and_say_why(text: str, reason: str) -> None:
+    scan = route_scan(text, ScanConfig(currency="JPY") if "3923" in text else ScanConfig())
+    assert scan == InvalidScan(text, reason)
+
+
+def test_gs1_price_weight_and_count_make_a_variable_measure_line() -> None:
+    price = route_scan("(01)04006381333931(3922)00299", ScanConfig())
+    assert isinstance(price, ProductScan) and (price.price, price.variable_measure) == (299, True)
+    weight = route_scan("(01)04006381333931(3103)000750", ScanConfig())
+    assert isinstance(weight, ProductScan) and (weight.weight_milli, weight.variable_measure) == (750, True)
+    one = route_scan("(01)04006381333931(30)1", ScanConfig())
+    assert isinstance(one, ProductScan) and one.count == 1
+
+
+def test_a_label_priced_in_another_currency_is_refused_not_read_as_ours() -> None:
+    """GS1 AI 393n carries the ISO 4217 currency of the price: 756 is CHF, 978 EUR."""
+    swiss = "(01)04006381333931(3932)75600299"
+    assert route_scan(swiss, ScanConfig()) == InvalidScan(swiss, "price in CHF, this store takes EUR")
+    euro = route_scan("(01)04006381333931(3932)97800299", ScanConfig())
+    assert isinstance(euro, ProductScan) and (euro.price, euro.variable_measure) == (299, True)
