@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck install install-dev bench clean wheels msi bundle packaging mutation
+.PHONY: demo test lint typecheck install install-dev bench clean wheels msi bundle packaging mutation deb
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -73,7 +73,7 @@ dist/pos/pos: $(BUNDLE_TOOL) $(BUNDLE_INPUTS)
 
 # Build every installer artefact (.ci/run runs this before `make test`; the tests on the artefacts are
 # in the suite and call `make <artefact>`, which is then up to date).
-packaging: bundle msi
+packaging: bundle msi deb
 
 # The Windows installer dist/storelink-pos-<version>.msi, authored with wixl from the bundle tree
 # dist/pos/ (docs/deploying.md, "Windows: the MSI", says why the Linux tree stands in for the Windows
@@ -85,6 +85,16 @@ msi: $(MSI)
 
 $(MSI): dist/pos/pos packaging/windows/msi.py
 	nice -n 15 $(PYTHON) packaging/windows/msi.py --bundle dist/pos --out $@
+
+# The Debian package dist/storelink-pos_<version>_amd64.deb, staged from the bundle tree and built
+# with dpkg-deb (packaging/deb/build_deb.py: standard library, dpkg-dev's tools; docs/deploying.md,
+# "Linux: the Debian package").
+DEB := dist/storelink-pos_$(MSI_VERSION)_amd64.deb
+
+deb: $(DEB)
+
+$(DEB): dist/pos/pos $(filter-out %__pycache__,$(wildcard packaging/deb/*)) docs/deploying.md
+	nice -n 15 $(PYTHON) packaging/deb/build_deb.py --bundle dist/pos --out dist
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
