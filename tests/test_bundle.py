@@ -103,3 +103,10 @@ def test_bundle_qt_check_on_x11_under_xvfb(bundle: Path, tmp_path: Path) -> None
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "platform plugin 'xcb' rendered" in self_test_lines(out)["qt"]
+
+
+def test_bundle_stays_within_its_200_mb_budget(bundle: Path) -> None:
+    """Issue 8's size target, on disk as du counts it: a dependency that drags in a toolkit shows here."""
+    folder = bundle.parent
+    size = sum(p.lstat().st_blocks * 512 for p in folder.rglob("*") if not p.is_symlink())
+    assert size <= 200_000_000, f"dist/pos takes {size / 1e6:.0f} MB on disk (budget 200 MB)"
