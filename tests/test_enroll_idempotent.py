@@ -283,3 +283,20 @@ def test_pos_central_terminal_revoke_revokes_an_orphan(server: LiveServer) -> No
     assert result.exit_code == 0, result.output
     answer = server.client.get("/v1/changes", headers={"Authorization": f"Bearer {orphan['token']}"})
     assert answer.status_code == 401
+
+
+def test_revoking_at_hq_with_a_terminal_that_is_no_terminal_is_a_clear_400(central: LiveServer) -> None:
+    add_store(central.db)
+    with _sign_in(central) as hq:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', hq.get("/hq/fleet").text)
+        assert token is not None
+        for odd in ("S01\x00T1", "²", "9" * 4301, "x" * 5000, ""):
+            answer = hq.post(
+                "/hq/fleet/revoke", data={"terminal": odd, "confirm": "yes", "csrf_token": token.group(1)}
+            )
+            # A NUL may be refused before the lookup (422, text a database cannot hold); never a 5xx.
+            assert answer.status_code in ((400, 422) if "\x00" in odd else (400,)), (
+                odd[:20],
+                answer.status_code,
+            )
+            assert "no terminal" in answer.text or "\x00" in odd
