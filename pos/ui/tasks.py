@@ -64,6 +64,12 @@ class TaskRunner(QObject):
         self._pending -= 1
         self.busy_changed.emit(self._pending)
         error = future.exception()
+        if self._closed:
+            # The window is closing: the work itself has run (close() waits for it), but a callback
+            # would touch screens being torn down or queue new work on a stopped thread.
+            if error is not None:
+                log.error("background task failed while closing", exc_info=error)
+            return
         if error is not None:
             if on_error is not None:
                 on_error(error)
