@@ -3,7 +3,8 @@
 :class:`FriendlyGroup` is the root group of each CLI. Anything a command raises that is not one of
 click's own exits becomes ``Error: <one line saying what was wrong>`` on stderr with exit status 1.
 With ``--verbose`` (a flag on the root group) the full trace is printed first, for a bug report.
-Click's usage errors (a missing or malformed option) keep click's own message and exit status 2.
+A usage mistake (an unknown, missing or malformed option) is one line too, naming the ``--help``
+that lists the options, with click's exit status 2.
 """
 
 from __future__ import annotations
@@ -76,15 +77,25 @@ def describe(exc: BaseException) -> str:
     return f"{said} (run again with --verbose for the details)"
 
 
+class OneLineUsageError(click.UsageError):
+    """Click's usage error in one line: what is wrong, and where the options are listed."""
+
+    def show(self, file: Any = None) -> None:
+        where = f" (see `{self.ctx.command_path} --help`)" if self.ctx is not None else ""
+        click.echo(f"Error: {shorten(self.format_message())}{where}", err=True)
+
+
 class FriendlyGroup(click.Group):
     """A root click group whose commands fail with one line (exit 1), the trace only with --verbose."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # a group given no command: its help is the answer
         except click.exceptions.UsageError as exc:
             # Click's own wording (a missing option lists its choices on lines of their own).
-            raise click.UsageError(shorten(exc.format_message()), exc.ctx) from None
+            raise OneLineUsageError(exc.format_message(), exc.ctx) from None
         except click.exceptions.ClickException as exc:
             exc.message = shorten(exc.message)  # type: ignore[misc]
             raise
@@ -94,6 +105,16 @@ class FriendlyGroup(click.Group):
             if ctx.params.get("verbose"):
                 click.echo(traceback.format_exc().rstrip(), err=True)
             raise click.ClickException(shorten(self.describe_error(exc))) from None
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.exceptions.UsageError as exc:  # an option of the root itself (`pos --bogus`)
+            raise OneLineUsageError(exc.format_message(), exc.ctx) from None
 
     def describe_error(self, exc: BaseException) -> str:
         """The one line for ``exc``; a CLI may know more about its own errors."""

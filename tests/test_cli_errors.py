@@ -411,3 +411,27 @@ def test_an_unknown_zone_already_stored_shows_utc_and_says_so(caplog: pytest.Log
     assert [r.getMessage() for r in caplog.records] == [
         "store time zone 'Berlin' is not known here: times are shown in UTC"
     ]
+
+
+@pytest.mark.parametrize(
+    ("program", "args", "expected"),
+    [
+        (CENTRAL, ["--bogus"], "Error: No such option '--bogus'"),
+        (
+            CENTRAL,
+            ["store", "add", "--code", "S1"],
+            "Error: Missing option '--name'. (see `pos-central store add --help`)",
+        ),
+        (CENTRAL, ["serve", "--port", "http"], "Error: Invalid value for '--port'"),
+        (POS, ["export", "--format", "xml"], "Error: Invalid value for '--format'"),
+        (POS, ["staff", "add", "--role", "boss"], "(see `pos staff add --help`)"),
+    ],
+)
+def test_a_usage_mistake_is_one_line_naming_the_help_with_exit_2(
+    program: Path, args: list[str], expected: str
+) -> None:
+    done = subprocess.run([str(program), *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], done.stderr
+    assert "--help`)" in lines[0]
