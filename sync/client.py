@@ -42,6 +42,7 @@ from sync.protocol import (
     ErrorBody,
     Hello,
     JournalEntry,
+    MemberCodeAnswer,
     PushResponse,
     StockLevel,
     TerminalReport,
@@ -260,6 +261,10 @@ class CentralClient:
             return _STOCK_LIST.validate_json(response.content)
         except ValidationError as exc:
             raise Offline(f"the server's stock answer does not follow the protocol: {exc}") from exc
+
+    def member_code(self, short: str) -> MemberCodeAnswer:
+        """The shopper a typed member short code names, with that hour's signed member code."""
+        return self._call("GET", f"/v1/member-codes/{quote(short, safe='')}", MemberCodeAnswer)
 
     # --- plumbing -------------------------------------------------------------------------------
 

@@ -25,9 +25,10 @@ Member code (shown on the shopper's phone, scanned at the counter)
     screenshot allows: docs/member-code.md.
 
 Member short code (printed under the QR, typed by the cashier when a scan fails)
-    12 digits with no meaning of their own: head office keeps which shopper and window each names
-    (sync/server/members.py). A till cannot check it; it goes with the sale and head office
-    decides at push.
+    11 digits (10 random and a Luhn check digit; 12 would read as a UPC-A barcode) with no meaning
+    of their own: head office keeps which shopper and hour each names (sync/server/members.py).
+    The till asks head office, which answers with that hour's signed member code; the till then
+    verifies that like a scanned one. Offline, a short code cannot be used.
 """
 
 from __future__ import annotations
@@ -209,7 +210,7 @@ MEMBER_WINDOW_SECONDS = 3600  # one code per hour; a screenshot is good for the 
 MEMBER_LEEWAY_SECONDS = 300  # a till clock five minutes off either way still takes a current code
 MEMBER_CODE_MAX_USES = 3  # sales one code may be attached to (two tills, a second purchase, ...)
 MEMBER_OFFLINE_HOURS = 26  # codes the account page holds: a day offline and then some
-SHORT_CODE_DIGITS = 12
+SHORT_CODE_DIGITS = 11
 _MEMBER_HEAD = struct.Struct(">BIIHB")  # version, member id, valid from, valid for, serial
 _MEMBER_RAW = _MEMBER_HEAD.size + 64
 _MEMBER_NUMBER_DIGITS = MEMBER_CODE_DIGITS - 1
@@ -294,9 +295,29 @@ def looks_like_member_code(scanned: str) -> bool:
     return len(text) == MEMBER_CODE_DIGITS and text.startswith("9") and bool(_DIGITS.match(text))
 
 
+def _luhn_digit(digits: str) -> int:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if position % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return (10 - total % 10) % 10
+
+
+def new_short_member_code() -> str:
+    """A random member short code: 10 digits and their Luhn check digit (catches a mistyped digit
+    and most swapped pairs before anything is asked of head office)."""
+    body = f"{secrets.randbelow(10**10):010d}"
+    return body + str(_luhn_digit(body))
+
+
 def looks_like_short_member_code(typed: str) -> bool:
-    text = typed.strip().replace(" ", "").replace("-", "")
-    return len(text) == SHORT_CODE_DIGITS and bool(_DIGITS.match(text))
+    """11 ASCII digits (spaces allowed, as printed in groups) whose check digit is right."""
+    text = typed.strip().replace(" ", "")
+    return (
+        len(text) == SHORT_CODE_DIGITS
+        and bool(_DIGITS.match(text))
+        and _luhn_digit(text[:-1]) == int(text[-1])
+    )
 
 
 def read_member_code(text: str, *, public_key: Ed25519PublicKey) -> MemberCode:

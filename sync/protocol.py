@@ -522,6 +522,14 @@ class StockLevel(WireModel):
     on_hand_milli: int
 
 
+class MemberCodeAnswer(WireModel):
+    """``GET /v1/member-codes/{short}``: the shopper a typed short code names, and that hour's
+    signed member code, which the till verifies and sends with the sale like a scanned one."""
+
+    member_id: int
+    member_code: str = Field(max_length=200)
+
+
 class ErrorBody(WireModel):
     """Every 4xx the server sends has this body."""
 

@@ -29,10 +29,12 @@ from sync.codes import (
     claim_url,
     load_public_key,
     looks_like_member_code,
+    looks_like_short_member_code,
     make_claim_code,
     make_member_code,
     member_codes_ahead,
     new_claim_key,
+    new_short_member_code,
     new_signing_key,
     parse_claim_code,
     public_key_bytes,
@@ -262,3 +264,15 @@ def test_malformed_member_codes(text: str) -> None:
 def test_verify_member_code_raises_only_code_errors(text: str) -> None:
     with pytest.raises(CodeError):
         verify_member_code(text, public_key=PUBLIC_KEY, now=NOW)
+
+
+def test_member_short_codes_are_11_digits_whose_check_digit_catches_a_typo() -> None:
+    codes = {new_short_member_code() for _ in range(200)}
+    assert len(codes) == 200
+    for code in list(codes)[:20]:
+        assert len(code) == 11 and code.isdigit() and looks_like_short_member_code(code)
+        assert looks_like_short_member_code(f"{code[:4]} {code[4:8]} {code[8:]}")  # as printed
+        for position in range(11):
+            typo = code[:position] + str((int(code[position]) + 1) % 10) + code[position + 1 :]
+            assert not looks_like_short_member_code(typo), (code, position)
+    assert not looks_like_short_member_code("1" * 12) and not looks_like_short_member_code("１" * 11)

@@ -17,13 +17,21 @@ from pos.domain.scanning import (
     InvalidScan,
     LookupScan,
     MemberScan,
+    MemberShortScan,
     ProductScan,
     ScanConfig,
     line_for_scan,
     normalize_gtin,
     route_scan,
 )
-from sync.codes import claim_url, make_claim_code, make_member_code, new_claim_key, new_signing_key
+from sync.codes import (
+    claim_url,
+    make_claim_code,
+    make_member_code,
+    new_claim_key,
+    new_short_member_code,
+    new_signing_key,
+)
 
 PLAIN = ScanConfig(currency="EUR")
 GERMANY = ScanConfig(currency="EUR", rcn_region="de")
@@ -180,6 +188,13 @@ def test_member_and_claim_codes() -> None:
     url = claim_url("https://shop.example.com", code)
     assert route_scan(url, PLAIN) == ClaimScan(url, code.text)
     assert route_scan(code.text.lower(), PLAIN) == ClaimScan(code.text.lower(), code.text)
+
+
+def test_a_typed_member_short_code_is_routed_to_head_office() -> None:
+    short = new_short_member_code()
+    assert route_scan(short, PLAIN) == MemberShortScan(short, short)
+    typo = short[:-1] + str((int(short[-1]) + 1) % 10)
+    assert isinstance(route_scan(typo, PLAIN), InvalidScan)
 
 
 def test_short_numbers_are_plu_lookups() -> None:

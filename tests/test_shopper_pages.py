@@ -25,7 +25,7 @@ from test_web_support import (
     url_path_of_claim,
 )
 
-from sync.codes import MEMBER_OFFLINE_HOURS, make_claim_code, verify_member_code
+from sync.codes import MEMBER_OFFLINE_HOURS, make_claim_code, new_short_member_code, verify_member_code
 from sync.server import schema
 from sync.server.push import points_for
 from sync.server.web.accounts import FREE_ACCOUNT_FAILURES, MAX_ACCOUNT_DELAY
@@ -566,3 +566,32 @@ def test_account_page_speaks_the_shoppers_language(client: TestClient, till: Til
     assert "Ihr Mitgliedscode" in german and "Punktestand" in german and "21,99" in german
     chinese = client.get("/account", headers={"Accept-Language": "zh-TW"}).text
     assert "您的会员码" in chinese and "积分余额" in chinese
+
+
+def test_the_short_code_under_the_qr_names_the_member_to_a_till_for_its_hour(
+    client: TestClient, app: FastAPI, till: Till
+) -> None:
+    clock = Clock()
+    app.state.clock = clock
+    sign_up(client)
+    with db_of(app).engine.connect() as conn:
+        shopper_id = conn.execute(select(schema.shoppers.c.id)).scalar_one()
+    codes = client.get("/account/member-code").json()["codes"]
+    short = codes[0]["short"]
+    assert re.fullmatch(r"[0-9]{4} [0-9]{4} [0-9]{3}", short)
+    assert short in client.get("/account").text
+    assert client.get("/account/member-code").json()["codes"][0]["short"] == short  # stable per hour
+    assert len({c["short"] for c in codes}) == len(codes)
+    auth = {"Authorization": f"Bearer {till.token}"}
+    answer = client.get(f"/v1/member-codes/{short.replace(' ', '')}", headers=auth)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    member = verify_member_code(body["member_code"], public_key=till.public_key(), now=datetime.now(UTC))
+    assert body["member_id"] == shopper_id == member.member_id
+    # Refused: no till token, a typo (check digit), a code nobody was given, next hour's code now.
+    assert client.get(f"/v1/member-codes/{short.replace(' ', '')}").status_code == 401
+    typo = short.replace(" ", "")[:-1] + str((int(short[-1]) + 1) % 10)
+    assert client.get(f"/v1/member-codes/{typo}", headers=auth).status_code == 400
+    assert client.get(f"/v1/member-codes/{new_short_member_code()}", headers=auth).status_code == 404
+    later = codes[3]["short"].replace(" ", "")
+    assert client.get(f"/v1/member-codes/{later}", headers=auth).status_code == 404

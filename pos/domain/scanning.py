@@ -11,6 +11,7 @@ GS1 element string: ``(01)...(3103)...``,   ProductScan      GTIN from AI 01/02,
 FNC1/GS separated, ``]C1``/``]e0``/``]Q3``                   price 392n/393n, count AI 30
 GS1 Digital Link ``https://.../01/<gtin>``  ProductScan      same AIs as element strings
 185 digits starting with 9 (member code)    MemberScan       verify with sync.codes (needs the key)
+11 digits, valid Luhn digit (short code)    MemberShortScan  head office names the member (online)
 claim URL ``.../C/<48 chars>`` or the code  ClaimScan        opens the return of that sale
 anything else                               InvalidScan      ``reason`` says what was wrong
 ==========================================  ===============  ======================================
@@ -41,7 +42,12 @@ from biip.rcn import Rcn, RcnRegion, RcnUsage
 
 from pos.domain.money import minor_digits
 from pos.domain.sale import MAX_QUANTITY_MILLI, Product, Unit
-from sync.codes import claim_code_from_scan, looks_like_member_code
+from sync.codes import (
+    SHORT_CODE_DIGITS,
+    claim_code_from_scan,
+    looks_like_member_code,
+    looks_like_short_member_code,
+)
 
 #: Longest all-digit input routed as a PLU/SKU lookup.
 PLU_MAX_DIGITS = 6
@@ -111,6 +117,14 @@ class MemberScan:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberShortScan:
+    """A member short code the cashier typed (11 digits); head office resolves it."""
+
+    text: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimScan:
     """A receipt's claim code (bare or in its URL), upper case: opens the return of that sale."""
 
@@ -126,7 +140,7 @@ class InvalidScan:
     reason: str = field(default="")
 
 
-Scan = ProductScan | LookupScan | MemberScan | ClaimScan | InvalidScan
+Scan = ProductScan | LookupScan | MemberScan | MemberShortScan | ClaimScan | InvalidScan
 
 
 def _shown(text: str) -> str:
@@ -257,6 +271,10 @@ def _route(raw: str, cleaned: str, config: ScanConfig) -> Scan:
     if cleaned.isascii() and cleaned.isdigit():
         if looks_like_member_code(cleaned):
             return MemberScan(raw, cleaned)
+        if looks_like_short_member_code(cleaned):
+            return MemberShortScan(raw, cleaned)
+        if len(cleaned) == SHORT_CODE_DIGITS:
+            return InvalidScan(raw, f"not a member short code: a digit is wrong in {cleaned}, check it")
         if len(cleaned) <= config.plu_max_digits:
             return LookupScan(raw, cleaned)
         if len(cleaned) in GTIN_LENGTHS:

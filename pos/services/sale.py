@@ -25,6 +25,7 @@ from pos.domain.scanning import (
     InvalidScan,
     LookupScan,
     MemberScan,
+    MemberShortScan,
     ProductScan,
     line_for_scan,
     route_scan,
@@ -182,19 +183,23 @@ def scan(terminal: Terminal, s: SaleInProgress, text: str) -> ScanResult:
             raise ServiceError(f"{product.name} is sold by weight: enter the weight first (e.g. 0.250*).")
         line = _ring_up(s, product, quantity, merge=not routed.variable_measure)
         return ScanResult("line", line=line)
-    if isinstance(routed, MemberScan):
-        key = terminal.server_public_key()
-        if key is None:
+    if isinstance(routed, MemberShortScan):
+        # Typed when the QR would not scan: head office names the member and hands over that
+        # hour's signed member code, which is then checked and sent exactly like a scanned one.
+        from pos.services.syncing import member_code_by_short
+        from sync.client import SyncFailure
+
+        if terminal.server_public_key() is None:
             raise ServiceError("This terminal cannot check member codes until it is enrolled.")
         try:
-            member = verify_member_code(routed.code, public_key=load_public_key(key), now=terminal.now())
-        except CodeError as exc:
-            raise ServiceError(f"Member code refused: {exc}.") from exc
-        try:
-            s.sale.attach_member(member.member_id, routed.code.strip().upper())
-        except SaleError as exc:
-            raise ServiceError(str(exc)) from exc
-        return ScanResult("member", member_id=member.member_id, message="Member added to the sale.")
+            code = member_code_by_short(terminal, routed.code)
+        except SyncFailure as exc:
+            raise ServiceError(
+                f"Short member code not accepted ({exc}). Check the digits, or scan the QR code."
+            ) from exc
+        return _attach_member_code(terminal, s, code)
+    if isinstance(routed, MemberScan):
+        return _attach_member_code(terminal, s, routed.code)
     if isinstance(routed, ClaimScan):
         record = sales_ledger.by_claim_code(reader, routed.code)
         if record is None or record.kind != "sale":
@@ -203,6 +208,22 @@ def scan(terminal: Terminal, s: SaleInProgress, text: str) -> ScanResult:
             "return", return_sale_id=record.id, message=f"Return of receipt {record.receipt_no}."
         )
     raise ServiceError("Not a barcode we know.")  # pragma: no cover - route_scan covers every case
+
+
+def _attach_member_code(terminal: Terminal, s: SaleInProgress, code: str) -> ScanResult:
+    """Verify a member code offline with head office's public key and attach its member."""
+    key = terminal.server_public_key()
+    if key is None:
+        raise ServiceError("This terminal cannot check member codes until it is enrolled.")
+    try:
+        member = verify_member_code(code, public_key=load_public_key(key), now=terminal.now())
+    except CodeError as exc:
+        raise ServiceError(f"Member code refused: {exc}.") from exc
+    try:
+        s.sale.attach_member(member.member_id, code.strip().upper())
+    except SaleError as exc:
+        raise ServiceError(str(exc)) from exc
+    return ScanResult("member", member_id=member.member_id, message="Member added to the sale.")
 
 
 def set_quantity(s: SaleInProgress, line_id: int, quantity_milli: int) -> SaleLine:

@@ -672,6 +672,28 @@ def stock_elsewhere(terminal: Terminal, sku: str, *, http: httpx.Client | None =
             client.http.close()
 
 
+def member_code_by_short(terminal: Terminal, short: str, *, http: httpx.Client | None = None) -> str:
+    """The signed member code of the hour a typed member short code names, asked of head office now
+    (a few seconds at most). Raises :class:`sync.client.SyncFailure` (e.g. Offline, or the server's
+    refusal of an unknown code) when it cannot say."""
+    config = terminal.config
+    if not config.enrolled or not config.server_url:
+        raise EnrollmentError("this terminal is not enrolled: run `pos enroll --server URL --code CODE`")
+    owns_http = http is None
+    client = CentralClient(
+        config.server_url,
+        http or httpx.Client(),
+        terminal.secrets.get(TOKEN_SECRET),
+        timeout=httpx.Timeout(3.0, connect=2.0),
+        report=report_source(terminal),
+    )
+    try:
+        return client.member_code(short).member_code
+    finally:
+        if owns_http:
+            client.http.close()
+
+
 def current_status(terminal: Terminal) -> SyncStatus:
     """The last saved status with the queue counted now (``pos status``; no network)."""
     store = LedgerSyncStore(terminal.ledger)
@@ -687,6 +709,7 @@ __all__ = [
     "current_status",
     "enroll",
     "make_engine",
+    "member_code_by_short",
     "shown_on_hand_many",
     "shown_on_hand_milli",
     "start_background_sync",

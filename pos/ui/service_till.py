@@ -92,6 +92,12 @@ SERVICE_PATTERNS = (
     ),
     (re.compile(r"^Member code refused: (?P<reason>.*)\.$"), N_("Member code refused: {reason}.")),
     (
+        re.compile(
+            r"^Short member code not accepted \((?P<reason>.*)\)\. Check the digits, or scan the QR code\.$"
+        ),
+        N_("Short member code not accepted ({reason}). Check the digits, or scan the QR code."),
+    ),
+    (
         re.compile(r"^Too many wrong PINs: PIN entry is locked until (?P<until>.*)\.$"),
         N_("Too many wrong PINs: PIN entry is locked until {until}."),
     ),

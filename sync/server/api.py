@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from sync.codes import public_key_bytes
+from sync.codes import looks_like_short_member_code, make_member_code, public_key_bytes
 from sync.protocol import (
     MAX_BATCH_BYTES,
     MAX_BATCH_ENTRIES,
@@ -34,6 +34,7 @@ from sync.protocol import (
     Enrollment,
     EnrollRequest,
     Hello,
+    MemberCodeAnswer,
     PushRequest,
     PushResponse,
     StockLevel,
@@ -41,6 +42,7 @@ from sync.protocol import (
 from sync.server import changes, fleet, schema
 from sync.server.db import Database, utcnow
 from sync.server.errors import ERROR_RESPONSES, ApiError, error_response
+from sync.server.members import resolve_short_code
 from sync.server.push import ingest, iso
 from sync.server.stores import EnrollmentRefused, LedgerHead, enroll_terminal, sha256_hex
 
@@ -389,6 +391,31 @@ def _still_there(request: Request, terminal_id: int) -> None:
         fleet.note_still_there(
             conn, terminal_id, now=utcnow(), write_every=timedelta(seconds=settings.seen_write_every_seconds)
         )
+
+
+@router.get(
+    "/v1/member-codes/{short}",
+    response_model=MemberCodeAnswer,
+    responses=ERROR_RESPONSES,
+    tags=["terminal"],
+    dependencies=REPORTED,
+)
+def member_code_lookup(short: str, request: Request, credentials: Credentials) -> MemberCodeAnswer:
+    """The shopper a member short code (typed by the cashier) names, with that hour's signed code."""
+    _authenticate(request, credentials)
+    digits = short.replace(" ", "")
+    if not looks_like_short_member_code(digits):
+        raise ApiError(
+            400, "malformed", "not a member short code: expected 11 digits with a valid check digit"
+        )
+    now = utcnow()
+    with _db(request).engine.connect() as conn:
+        found = resolve_short_code(conn, digits, now)
+    if found is None:
+        raise ApiError(404, "unknown_code", "no member short code like this is valid now")
+    shopper_id, valid_from = found
+    code = make_member_code(member_id=shopper_id, signing_key=request.app.state.signing_key, now=valid_from)
+    return MemberCodeAnswer(member_id=shopper_id, member_code=code)
 
 
 @router.get(

@@ -24,7 +24,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sync.codes import CLAIM_TTL_DAYS, MEMBER_OFFLINE_HOURS, member_codes_ahead
-from sync.server import claims, schema
+from sync.server import claims, members, schema
 from sync.server.web import accounts
 from sync.server.web.accounts import WebSession, now_utc
 from sync.server.web.i18n import N_, Translator, ngettext_marker
@@ -416,21 +416,25 @@ def _refresh_seconds(request: Request) -> int:
 
 
 def _member_codes(request: Request, shopper_id: int) -> list[dict[str, Any]]:
-    """The codes from the current window on, as the page needs them to work offline for a day."""
+    """The codes from the current window on, as the page needs them to work offline for a day:
+    each with its QR modules and the short code a cashier can type."""
     hours = int(
         getattr(getattr(request.app.state, "settings", None), "member_code_hours", MEMBER_OFFLINE_HOURS)
     )
     batch = member_codes_ahead(
         member_id=shopper_id, signing_key=request.app.state.signing_key, now=now_utc(request), hours=hours
     )
+    with _engine(request).begin() as conn:
+        shorts = [members.short_code_for(conn, shopper_id, start, end) for start, end, _code in batch]
     return [
         {
             "code": code,
+            "short": f"{short[:4]} {short[4:8]} {short[8:]}",
             "valid_from": start.isoformat(),
             "valid_until": end.isoformat(),
             "rows": list(qr_rows(code)),
         }
-        for start, end, code in batch
+        for (start, end, code), short in zip(batch, shorts, strict=True)
     ]
 
 
@@ -492,6 +496,7 @@ def _account(request: Request, added: str = "", status_code: int = 200, **form_s
         taken=taken,
         points=points,
         member_code=current["code"],
+        member_short=current["short"],
         member_until=current["valid_until"],
         member_svg=qr_svg(current["code"], label=t.gettext("Your member code")),
         member_minutes=max(1, (remaining + 59) // 60),

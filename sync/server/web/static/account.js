@@ -14,6 +14,7 @@
   var countdown = document.getElementById("member-countdown");
   var expired = document.getElementById("member-expired");
   var status = document.getElementById("member-code-status");
+  var short = document.getElementById("member-short");
   var lang = document.documentElement.lang || "en";
   var plurals = window.Intl && Intl.PluralRules ? new Intl.PluralRules(lang) : null;
   var codes = JSON.parse(data.textContent);
@@ -67,6 +68,7 @@
     if (!current) {
       box.classList.add("expired");
       box.setAttribute("data-code", "");
+      if (short) { short.textContent = ""; }
       picture.textContent = "";
       picture.hidden = true;
       countdown.hidden = true;
@@ -78,6 +80,7 @@
       picture.textContent = "";
       picture.appendChild(draw(current.rows));
       box.setAttribute("data-code", current.code);
+      if (short) { short.textContent = current.short || ""; }
       box.setAttribute("data-changes", String((parseInt(box.getAttribute("data-changes"), 10) || 0) + 1));
       shown = current.code;
     }
