@@ -107,6 +107,7 @@ EXAMPLES: dict[type[WireModel], dict[str, Any]] = {
         "server_time": NOW,
     },
     protocol.StockLevel: {"store_code": "S01", "store_name": "Main", "on_hand_milli": 1000},
+    protocol.MemberCodeAnswer: {"member_id": 7, "member_code": "9" + "0" * 184},
     protocol.ErrorBody: {"error": "x", "detail": "y"},
     protocol.TerminalReport: {
         "app_version": "1.2.3",
