@@ -605,6 +605,9 @@ def sell(
     from pos.services.terminal import ServiceError
 
     with _terminal(ctx, data_dir) as terminal:
+        waiting = _waiting_to_enroll(terminal)
+        if waiting:
+            _fail(waiting)
         currency = terminal.settings.currency
         try:
             tendered = parse_money(cash, currency) if cash is not None else None
@@ -642,6 +645,18 @@ def sell(
             f"Sale {done.receipt_no}: {len(current.lines)} line(s), total "
             f"{format_money(done.total, currency, locale)}, change {format_money(done.change, currency, locale)}."
         )
+
+
+def _waiting_to_enroll(terminal: Any) -> str:
+    """Why this till may not sell yet: IT gave it a branch configuration and it is not enrolled."""
+    from pos import branch
+
+    if terminal.config.enrolled or not branch.config_path().exists():
+        return ""
+    return (
+        f"this till is not enrolled yet and cannot sell until it is: run `pos enroll` "
+        f"(branch configuration: {branch.config_path()})"
+    )
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ def unsynced(data: Path) -> int:
 @pytest.fixture
 def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("STORELINK_SECRETS", "file")
+    monkeypatch.setenv("POS_BRANCH_CONFIG", str(tmp_path / "no-branch.conf"))
     folder = tmp_path / "till"
     assert run("--data-dir", str(folder), "catalog", "import", str(DEMO_CATALOG)).exit_code == 0
     added = run("--data-dir", str(folder), "staff", "add", "--name", "Ada", "--role", "manager", "--pin", PIN)
@@ -71,3 +72,30 @@ def test_a_refused_sale_records_nothing(data: Path, args: list[str], reason: str
 def test_unsynced_of_a_missing_ledger_is_zero(tmp_path: Path) -> None:
     assert unsynced(tmp_path / "nothing") == 0
     assert not (tmp_path / "nothing").exists()
+
+
+def test_a_till_waiting_to_enroll_does_not_sell(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf = tmp_path / "branch.conf"
+    conf.write_text("[branch]\nserver = https://hq.example.com\nstore = B001\ncode = ABCD-EFGH-JKMN-PQRS\n")
+    monkeypatch.setenv("POS_BRANCH_CONFIG", str(conf))
+    before = table_digest(data / "ledger.sqlite3")
+    result = run("--data-dir", str(data), "sell", "--pin", PIN, "--scan", MILK)
+    assert result.exit_code == 1
+    assert (
+        f"not enrolled yet and cannot sell until it is: run `pos enroll` (branch configuration: {conf})"
+        in result.output
+    )
+    assert table_digest(data / "ledger.sqlite3") == before
+
+
+def test_a_training_sale_needs_no_shift_and_is_recorded_as_training(data: Path) -> None:
+    sold = run("--data-dir", str(data), "sell", "--training", "--pin", PIN, "--scan", MILK)
+    assert sold.exit_code == 0, sold.output
+    assert "TR" in sold.output
+    with open_terminal(data, daily_backup=False) as terminal:
+        rows = list(terminal.ledger.read().query("SELECT kind, claim_code FROM sales"))
+        shifts = terminal.ledger.read()["shifts"].count
+    assert rows == [{"kind": "training", "claim_code": None}]
+    assert shifts == 0

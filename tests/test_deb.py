@@ -72,7 +72,12 @@ def run(
 
 def pos(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """The installed till's command, as IT runs it (/usr/bin/pos, its data dir /var/lib/storelink-pos)."""
-    return run("/usr/bin/pos", *args, check=check, env={"POS_DATA_DIR": "", "QT_QPA_PLATFORM": "offscreen"})
+    return run(
+        "/usr/bin/pos",
+        *args,
+        check=check,
+        env={"POS_DATA_DIR": "", "POS_BRANCH_CONFIG": "", "QT_QPA_PLATFORM": "offscreen"},
+    )
 
 
 def apt_install(deb: Path, *extra: str) -> float:
@@ -332,8 +337,18 @@ def test_install_enroll_sell_offline_upgrade_and_sync(
 
 
 def test_purge_never_deletes_a_ledger_holding_unsynced_sales(machine: None, deb_n: Path) -> None:
-    apt_install(deb_n)  # no branch configuration: a standalone till
-    assert not CONF.exists()
+    # IT drops its own branch.conf before installing: kept as written, made 0640 root:storelink-pos.
+    dropped = "# IT's own file\n[branch]\nserver = https://hq.example.com\nstore = B001\ncode = ABCD-EFGH-JKMN-PQRS\n"
+    CONF.parent.mkdir(parents=True, exist_ok=True)
+    CONF.write_text(dropped)
+    os.chmod(CONF, 0o644)
+    apt_install(deb_n)
+    assert CONF.read_text() == dropped
+    info = CONF.stat()
+    assert stat.S_IMODE(info.st_mode) == 0o640 and grp.getgrgid(info.st_gid).gr_name == "storelink-pos"
+    refused = pos("sell", "--pin", PIN, "--scan", MILK, check=False)
+    assert refused.returncode == 1 and "not enrolled yet and cannot sell" in refused.stderr
+    CONF.unlink()  # IT decides this one runs standalone
     pos("catalog", "import", str(ROOT / "resources" / "demo" / "catalog.csv"))
     pos("staff", "add", "--name", "Ada", "--role", "manager", "--pin", PIN)
     pos("sell", "--pin", PIN, "--scan", MILK)
