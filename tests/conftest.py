@@ -4,6 +4,9 @@ import os
 
 # Qt runs without a display in tests and CI; a developer can still override it (e.g. xcb under Xvfb).
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The machine's /etc/storelink-pos/branch.conf (an installed till, or tests/test_deb.py running) must
+# not reach the other tests' tills: they see none unless a test points POS_BRANCH_CONFIG at its own.
+os.environ.setdefault("POS_BRANCH_CONFIG", "/nonexistent/storelink-pos-tests/branch.conf")
 
 
 def pytest_sessionfinish(session, exitstatus):  # type: ignore[no-untyped-def]
