@@ -50,9 +50,13 @@ MILK = "4151397130521"  # resources/demo/catalog.csv
 BREAD = "4362898819833"  # butter 250 g
 N = build_deb.debian_version(build_deb.project_version())
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0, reason="installs the package with apt and dpkg: needs root (CI runs as root)"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        os.geteuid() != 0, reason="installs the package with apt and dpkg: needs root (CI runs as root)"
+    ),
+    # Building the bundle (when `make packaging` did not), two more packages and five installs.
+    pytest.mark.timeout(1800),
+]
 
 
 def run(
