@@ -17,9 +17,10 @@ from central_fixtures import (  # noqa: F401  (fixtures are used by name)
     push_sale,
 )
 
+from sync.protocol import ChangeKind
 from sync.server.catalog import import_catalog, import_stock
-from sync.server.changes import compact_changes
-from sync.server.db import utcnow
+from sync.server.changes import NewChange, compact_changes, read_page, record_standalone
+from sync.server.db import Database, utcnow
 from sync.server.keys import server_secret
 from sync.server.stores import add_staff
 
@@ -205,3 +206,20 @@ def test_stock_lookup_lists_every_store(central: LiveServer) -> None:
     ]
     missing = central.client.get("/v1/stock/NOPE", headers=s01.headers)
     assert (missing.status_code, missing.json()["error"]) == (404, "unknown_sku")
+
+
+def test_a_replaced_newest_change_gets_a_new_seq_a_reader_has_not_passed(central_db: Database) -> None:
+    """A standalone change replaces older rows for the same thing. When the row it replaces is the
+    newest in the feed, the new row must still get a seq above it: SQLite without AUTOINCREMENT reused
+    the deleted seq, so a till whose cursor was at that seq never got the second store update."""
+    with central_db.engine.begin() as conn:
+        record_standalone(conn, [NewChange(ChangeKind.STORE, "S1", {"name": "first"})])
+    with central_db.engine.begin() as conn:
+        first = read_page(conn, store_id=1, after=0, limit=100)
+    assert [c.data for c in first.changes] == [{"name": "first"}]
+    with central_db.engine.begin() as conn:
+        record_standalone(conn, [NewChange(ChangeKind.STORE, "S1", {"name": "second"})])
+    with central_db.engine.begin() as conn:
+        after = read_page(conn, store_id=1, after=first.next_seq, limit=100)
+    assert [c.data for c in after.changes] == [{"name": "second"}]
+    assert after.next_seq > first.next_seq

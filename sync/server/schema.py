@@ -256,6 +256,8 @@ changes = Table(
     Column("last_in_update", Boolean, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_changes_kind_key", "kind", "key", "store_id"),
+    # A replaced newest row must not hand its seq to the next one (a till past it would miss it).
+    sqlite_autoincrement=True,
 )
 
 # --- journal, sales, claims ----------------------------------------------------------------------
