@@ -34,11 +34,16 @@ GROUPS: dict[str, tuple[list[str], list[str], list[str]]] = {
             "tests/test_scanning.py",
             "tests/test_domain_returns.py",
             "tests/test_domain_staff_shift.py",
+            "tests/test_domain_edges.py",
         ],
         [],
     ),
     "journal": (["pos/ledger/journal.py"], ["tests/test_journal.py", "tests/test_tamper.py"], []),
-    "codes": (["sync/codes.py"], ["tests/test_codes.py", "tests/test_scanning.py"], []),
+    "codes": (
+        ["sync/codes.py"],
+        ["tests/test_codes.py", "tests/test_codes_edges.py", "tests/test_scanning.py"],
+        [],
+    ),
     "protocol": (
         ["sync/protocol.py"],
         ["tests/test_canonical_json.py", "tests/test_wire_strict.py", "tests/test_fleet_report.py"],
