@@ -32,13 +32,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-
-from biip import ParseConfig, ParseError
-from biip.checksums import gs1_standard_check_digit
-from biip.gs1_digital_link_uris import GS1DigitalLinkURI
-from biip.gs1_messages import GS1Message
-from biip.gtin import Gtin
-from biip.rcn import Rcn, RcnRegion, RcnUsage
+from typing import TYPE_CHECKING
 
 from pos.domain.money import minor_digits
 from pos.domain.sale import MAX_QUANTITY_MILLI, Product, Unit
@@ -49,10 +43,21 @@ from sync.codes import (
     looks_like_short_member_code,
 )
 
+if TYPE_CHECKING:
+    from biip import ParseError
+    from biip.gs1_messages import GS1Message
+    from biip.gtin import Gtin
+
 #: Longest all-digit input routed as a PLU/SKU lookup.
 PLU_MAX_DIGITS = 6
 GTIN_LENGTHS = (8, 12, 13, 14)
 _GS = "\x1d"
+
+# biip is imported where a scan needs it, not with this module: importing biip decompresses and
+# parses its GS1 prefix tables (a quarter of a second of the till's start on a busy machine), and
+# the till shows its sale screen before anything is scanned. The regions biip knows, in its order;
+# tests/test_scanning.py checks this list against biip's RcnRegion.
+RCN_REGIONS = ("dk", "ee", "fi", "de", "gb", "lv", "lt", "no", "se")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +77,9 @@ class ScanConfig:
 
     def __post_init__(self) -> None:
         minor_digits(self.currency)
-        if self.rcn_region is not None:
-            try:
-                RcnRegion(self.rcn_region)
-            except ValueError as exc:
-                known = ", ".join(r.value for r in RcnRegion)
-                raise ValueError(f"unknown RCN region {self.rcn_region!r}: known are {known}") from exc
+        if self.rcn_region is not None and self.rcn_region not in RCN_REGIONS:
+            known = ", ".join(RCN_REGIONS)
+            raise ValueError(f"unknown RCN region {self.rcn_region!r}: known are {known}")
         if self.rcn_prefixes is not None and any(not re.fullmatch(r"2[0-9]", p) for p in self.rcn_prefixes):
             raise ValueError(f"RCN prefixes are two digits from 20 to 29, got {sorted(self.rcn_prefixes)}")
         if not 0 <= self.plu_max_digits <= 7:
@@ -156,6 +158,9 @@ def normalize_gtin(text: str) -> str:
     digits = text.strip()
     if not digits.isascii() or not digits.isdigit() or len(digits) not in GTIN_LENGTHS:
         raise ValueError(f"not a GTIN: {_shown(text)!r} (expected 8, 12, 13 or 14 digits)")
+    from biip import ParseError
+    from biip.gtin import Gtin
+
     try:
         gtin = Gtin.parse(digits)
     except ParseError as exc:
@@ -169,6 +174,8 @@ def _normal(gtin: Gtin) -> str:
 
 
 def _gtin_problem(digits: str, exc: ParseError) -> str:
+    from biip.checksums import gs1_standard_check_digit
+
     if gs1_standard_check_digit(digits[:-1]) != int(digits[-1]):
         return f"check digit wrong in {digits}"
     if "variable measure" in str(exc):
@@ -192,6 +199,10 @@ def _from_gtin(text: str, digits: str, config: ScanConfig) -> Scan:
     use_region = config.rcn_region is not None and (
         config.rcn_prefixes is None or digits.zfill(13)[:2] in config.rcn_prefixes
     )
+    from biip import ParseConfig, ParseError
+    from biip.gtin import Gtin
+    from biip.rcn import Rcn, RcnUsage
+
     parse_config = ParseConfig(rcn_region=config.rcn_region if use_region else None)
     try:
         gtin = Gtin.parse(digits, config=parse_config)
@@ -263,8 +274,19 @@ def route_scan(text: str, config: ScanConfig) -> Scan:
         return InvalidScan(raw, "not a barcode we know: far too long")
     try:
         return _route(raw, cleaned, config)
-    except (ParseError, ValueError) as exc:  # biip's own refusals of odd input
+    except Exception as exc:
+        from biip import ParseError
+
+        if not isinstance(exc, (ParseError, ValueError)):
+            raise
+        # biip's own refusals of odd input
         return InvalidScan(raw, f"not a barcode we know: {_shown(cleaned)} ({exc})")
+
+
+def _gs1() -> type[GS1Message]:
+    from biip.gs1_messages import GS1Message
+
+    return GS1Message
 
 
 def _route(raw: str, cleaned: str, config: ScanConfig) -> Scan:
@@ -280,21 +302,23 @@ def _route(raw: str, cleaned: str, config: ScanConfig) -> Scan:
         if len(cleaned) in GTIN_LENGTHS:
             return _from_gtin(raw, cleaned, config)
         if len(cleaned) > 14 and cleaned.startswith(("01", "02")):
-            return _from_gs1_message(raw, GS1Message.parse(cleaned), config)
+            return _from_gs1_message(raw, _gs1().parse(cleaned), config)
         return InvalidScan(raw, f"not a barcode we know: {len(cleaned)} digits ({_shown(cleaned)})")
     if cleaned.startswith("("):
-        return _from_gs1_message(raw, GS1Message.parse_hri(cleaned), config)
+        return _from_gs1_message(raw, _gs1().parse_hri(cleaned), config)
     if cleaned.startswith(("]C1", "]e0", "]d2", "]Q3", "]J1")):
-        return _from_gs1_message(raw, GS1Message.parse(cleaned[3:]), config)
+        return _from_gs1_message(raw, _gs1().parse(cleaned[3:]), config)
     if cleaned.startswith(("]E0", "]E4", "]E3", "]X0")) and cleaned[3:].isdigit():
         return _route(raw, cleaned[3:], config)
     if _GS in cleaned and cleaned.lstrip(_GS)[:2] in ("01", "02"):
-        return _from_gs1_message(raw, GS1Message.parse(cleaned.lstrip(_GS)), config)
+        return _from_gs1_message(raw, _gs1().parse(cleaned.lstrip(_GS)), config)
     claim = claim_code_from_scan(cleaned)
     if claim is not None:
         return ClaimScan(raw, claim)
     if cleaned.lower().startswith(("http://", "https://")) and ("/01/" in cleaned or "/02/" in cleaned):
         # A GS1 Digital Link QR on the pack (the successor of the EAN-13 at the till).
+        from biip.gs1_digital_link_uris import GS1DigitalLinkURI
+
         return _from_gs1_message(raw, GS1DigitalLinkURI.parse(cleaned).as_gs1_message(), config)
     return InvalidScan(raw, f"not a barcode we know: {_shown(cleaned)}")
 
