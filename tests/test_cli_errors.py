@@ -62,6 +62,7 @@ CENTRAL_ARGS: dict[tuple[str, ...], list[str]] = {
         "--timezone",
         "Europe/Berlin",
     ],
+    ("store", "set"): ["S01", "--points-meaning", "100 points = 1 EUR", "--return-policy", "30 days"],
     ("terminal", "list"): [],
     ("terminal", "rekey"): ["S01-T1"],
     ("terminal", "revoke"): ["S01-T1"],

@@ -26,7 +26,7 @@ from sync.cli_errors import FriendlyGroup
 from sync.csvfile import SAVE_AS_UTF8
 from sync.server.db import Database, normalize_url, utcnow
 from sync.server.settings import ServerSettings, default_database_url
-from sync.server.stores import InputError
+from sync.server.stores import POINTS_MEANING_MAX, RETURN_POLICY_MAX, InputError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -187,9 +187,17 @@ def _check_version(value: str | None) -> str | None:
 @click.option("--consent-text", "consent_text", default="", help="The chain's consent wording at sign-up.")
 @click.option("--privacy-url", "privacy_url", default="", help="The chain's privacy page, linked at sign-up.")
 @click.option(
-    "--points-meaning", "points_meaning", default="", help="What points are worth, shown beside them."
+    "--points-meaning",
+    "points_meaning",
+    default="",
+    help="What points are worth, shown beside them (chain default; see `store set`).",
 )
-@click.option("--return-policy", "return_policy", default="", help="Return policy shown under each receipt.")
+@click.option(
+    "--return-policy",
+    "return_policy",
+    default="",
+    help="Return policy under each receipt (chain default; see `store set`).",
+)
 def serve(
     database: str | None,
     host: str,
@@ -235,8 +243,8 @@ def serve(
         mail_from=mail_from,
         consent_text=consent_text.strip()[:1000],
         privacy_url=privacy_url.strip(),
-        points_meaning=points_meaning.strip()[:500],
-        return_policy=return_policy.strip()[:2000],
+        points_meaning=points_meaning.strip()[:POINTS_MEANING_MAX],
+        return_policy=return_policy.strip()[:RETURN_POLICY_MAX],
     )
     # Open and migrate once before announcing anything: a wrong role, a missing database or a
     # mistyped SQLite path is one line and exit 1, not a trace after "serving". It also keeps
@@ -356,6 +364,36 @@ def store_add(
             timezone=timezone,
         )
     click.echo(f"store {code} added")
+
+
+@store.command("set")
+@database_option
+@click.argument("code")
+@click.option(
+    "--points-meaning",
+    "points_meaning",
+    default=None,
+    help="What this store's points are worth or unlock, shown beside them ('' = the chain's default).",
+)
+@click.option(
+    "--return-policy",
+    "return_policy",
+    default=None,
+    help="This store's return policy, shown on its receipts ('' = the chain's default).",
+)
+@reports_input_errors
+def store_set(database: str | None, code: str, points_meaning: str | None, return_policy: str | None) -> None:
+    """Set what store CODE tells its shoppers on their account pages.
+
+    Unset texts (or set to '') show the chain's default from `pos-central serve`."""
+    from sync.server.stores import set_store_texts
+
+    with _transaction(database) as conn:
+        row = set_store_texts(
+            conn, store_code=code, points_meaning=points_meaning, return_policy=return_policy
+        )
+    for label, value in (("points meaning", row.points_meaning), ("return policy", row.return_policy)):
+        click.echo(f"store {row.code} {label}: {value if value else '(chain default)'}")
 
 
 @main.command("enroll-code")

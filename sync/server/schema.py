@@ -109,6 +109,10 @@ stores = Table(
     Column("discount_limit_percent", Integer, nullable=False, default=10),
     Column("timezone", String(64), nullable=False, default="UTC"),
     Column("created_at", UTCDateTime, nullable=False),
+    # The store's own words for shoppers (NULL = the chain's default, pos-central serve's
+    # --points-meaning / --return-policy): what its points are worth, its return policy.
+    Column("points_meaning", Text, nullable=True),
+    Column("return_policy", Text, nullable=True),
 )
 
 enrollment_codes = Table(

@@ -135,6 +135,65 @@ def add_store(
     return store_id
 
 
+#: Longest texts a store may set (the serve options are cut to the same lengths).
+POINTS_MEANING_MAX = 500
+RETURN_POLICY_MAX = 2000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def set_store_texts(
+    conn: Connection, *, store_code: str, points_meaning: str | None = None, return_policy: str | None = None
+) -> Row[Any]:
+    """Set what a store tells its shoppers: what its points are worth, its return policy.
+
+    ``None`` leaves a text as it is; an empty (or blank) text clears it, so the store shows the
+    chain's default again (``pos-central serve --points-meaning / --return-policy``). Returns the
+    store's row as it is now. Raises :class:`InputError` (nothing changed) for an unknown store,
+    nothing to set, a text too long or one with control characters."""
+    store = find_store(conn, store_code)
+    if points_meaning is None and return_policy is None:
+        raise InputError("nothing to set: give --points-meaning and/or --return-policy")
+    values: dict[str, str | None] = {}
+    problems = []
+    for column, label, text, limit in (
+        ("points_meaning", "points meaning", points_meaning, POINTS_MEANING_MAX),
+        ("return_policy", "return policy", return_policy, RETURN_POLICY_MAX),
+    ):
+        if text is None:
+            continue
+        text = text.strip()
+        if len(text) > limit:
+            problems.append(f"{label}: at most {limit} characters (this one has {len(text)})")
+        elif _CONTROL.search(text):
+            problems.append(f"{label}: control characters are not allowed (only text, line breaks, tabs)")
+        values[column] = text or None
+    if problems:
+        raise InputError("; ".join(problems))
+    conn.execute(update(schema.stores).where(schema.stores.c.id == store.id).values(**values))
+    return conn.execute(select(schema.stores).where(schema.stores.c.id == store.id)).one()
+
+
+def latest_store_id(conn: Connection, shopper_id: int) -> int | None:
+    """The store of a shopper's most recent purchase (their store, as far as head office can
+    tell), or None when they have none."""
+    s = schema.sales
+    return conn.execute(
+        select(s.c.store_id)
+        .where(s.c.member_id == shopper_id, s.c.kind == "sale")
+        .order_by(s.c.completed_at.desc())
+        .limit(1)
+    ).scalar()
+
+
+def store_texts(conn: Connection, store_id: int | None) -> tuple[str | None, str | None]:
+    """A store's own (points meaning, return policy); None where it keeps the chain's default."""
+    if store_id is None:
+        return None, None
+    st = schema.stores
+    row = conn.execute(select(st.c.points_meaning, st.c.return_policy).where(st.c.id == store_id)).first()
+    return (row.points_meaning, row.return_policy) if row is not None else (None, None)
+
+
 def timezone_problem(name: str) -> str | None:
     """None for an IANA time zone name this machine knows (``Europe/Berlin``), else what to write.
 

@@ -202,6 +202,8 @@ class Receipt:
     change: int
     points: int
     returns: tuple[ReturnedSale, ...]
+    #: The store the purchase was made at (its points meaning and return policy apply).
+    store_id: int | None = None
 
     @property
     def line_discounts(self) -> int:
@@ -224,6 +226,7 @@ def shopper_receipt(conn: Connection, shopper_id: int, sale_id: str) -> Receipt 
             s.c.currency,
             s.c.points,
             s.c.payload,
+            s.c.store_id,
             st.c.name.label("store_name"),
             st.c.timezone,
             t.c.name.label("till_name"),
@@ -277,4 +280,5 @@ def shopper_receipt(conn: Connection, shopper_id: int, sale_id: str) -> Receipt 
             )
             for r in returns
         ),
+        store_id=row.store_id,
     )

@@ -20,15 +20,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sync.codes import CLAIM_TTL_DAYS, MEMBER_OFFLINE_HOURS, member_codes_ahead
-from sync.server import claims, members, schema
+from sync.server import claims, members, schema, stores
 from sync.server.web import accounts
 from sync.server.web.accounts import WebSession, now_utc
 from sync.server.web.i18n import N_, Translator, ngettext_marker
 from sync.server.web.purchases import (
+    Receipt,
     account_purchases,
     claims_taken_by_members,
     pending_claims,
@@ -481,6 +482,7 @@ def _account(request: Request, added: str = "", status_code: int = 200, **form_s
         pending = pending_claims(conn, session.subject_id)
         taken = claims_taken_by_members(conn, session.subject_id)
         points = claims.shopper_points(conn, session.subject_id)
+        home_meaning, _ = stores.store_texts(conn, stores.latest_store_id(conn, session.subject_id))
     codes = _member_codes(request, session.subject_id)
     current = codes[0]
     remaining = max(
@@ -508,11 +510,22 @@ def _account(request: Request, added: str = "", status_code: int = 200, **form_s
         csrf_token=session.csrf_token,
         added=added if added in ("ready", "pending", "mine", "password") else "",
         has_password=has_password,
-        points_meaning=getattr(getattr(request.app.state, "settings", None), "points_meaning", "") or "",
+        points_meaning=home_meaning or _chain_text(request, "points_meaning"),
         min_password=accounts.MIN_PASSWORD_LENGTH,
         status_code=status_code,
         **form_state,
     )
+
+
+def _chain_text(request: Request, name: str) -> str:
+    """The chain's default text (``pos-central serve --points-meaning / --return-policy``)."""
+    return str(getattr(getattr(request.app.state, "settings", None), name, "") or "")
+
+
+def _receipt_texts(request: Request, conn: Connection, receipt: Receipt) -> tuple[str, str]:
+    """(points meaning, return policy) for a purchase: its store's own, else the chain's."""
+    meaning, policy = stores.store_texts(conn, receipt.store_id)
+    return meaning or _chain_text(request, "points_meaning"), policy or _chain_text(request, "return_policy")
 
 
 _TENDER_NAMES = {"cash": N_("Cash"), "card": N_("Card"), "voucher": N_("Voucher")}
@@ -531,15 +544,16 @@ def purchase_pdf(request: Request, sale_id: str) -> Response:
     if len(sale_id) <= 36:
         with _engine(request).connect() as conn:
             receipt = shopper_receipt(conn, session.subject_id, sale_id)
+            if receipt is not None:
+                meaning, policy = _receipt_texts(request, conn, receipt)
     if receipt is None:
         return purchase_page(request, sale_id)  # the page that says it is not in the account
-    settings = getattr(request.app.state, "settings", None)
     body = receipt_pdf(
         receipt,
         t,
         tender_names={kind: t.gettext(name) for kind, name in _TENDER_NAMES.items()},
-        points_meaning=getattr(settings, "points_meaning", "") or "",
-        return_policy=getattr(settings, "return_policy", "") or "",
+        points_meaning=meaning,
+        return_policy=policy,
     )
     safe = re.sub(r"[^A-Za-z0-9-]", "_", receipt.receipt_no)[:40]
     return Response(
@@ -563,6 +577,8 @@ def purchase_page(request: Request, sale_id: str, added: str = "") -> Response:
     if len(sale_id) <= 36:
         with _engine(request).connect() as conn:
             receipt = shopper_receipt(conn, session.subject_id, sale_id)
+            if receipt is not None:
+                meaning, policy = _receipt_texts(request, conn, receipt)
     if receipt is None:
         return render(
             request,
@@ -574,7 +590,6 @@ def purchase_page(request: Request, sale_id: str, added: str = "") -> Response:
             message=t.gettext("Your purchases are listed on your account page."),
             email=True,
         )
-    settings = getattr(request.app.state, "settings", None)
     return render(
         request,
         "purchase.html",
@@ -582,8 +597,8 @@ def purchase_page(request: Request, sale_id: str, added: str = "") -> Response:
         r=receipt,
         added="mine" if added == "mine" else "",
         tender_names={kind: t.gettext(name) for kind, name in _TENDER_NAMES.items()},
-        points_meaning=getattr(settings, "points_meaning", "") or "",
-        return_policy=getattr(settings, "return_policy", "") or "",
+        points_meaning=meaning,
+        return_policy=policy,
     )
 
 
