@@ -18,7 +18,19 @@ from pos.domain.scanning import RCN_REGIONS, ScanConfig, route_scan
 ROOT = Path(__file__).resolve().parent.parent
 
 # Run pos's command line as `python -m pos` does, and print at exit which of these are loaded.
-WATCH = ("biip", "escpos", "fastapi", "uvicorn", "sqlalchemy", "alembic", "psycopg", "sync.server")
+WATCH = (
+    "biip",
+    "escpos",
+    "jinja2",
+    "qrcode",
+    "PIL",
+    "fastapi",
+    "uvicorn",
+    "sqlalchemy",
+    "alembic",
+    "psycopg",
+    "sync.server",
+)
 PROGRAM = f"""
 import atexit, json, runpy, sys
 watch = {WATCH!r}

@@ -6,14 +6,17 @@ formatted for the store's locale and passes the store language's ``gettext`` for
 
 from __future__ import annotations
 
+import functools
 import textwrap
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import jinja2
+from typing import TYPE_CHECKING
 
 from pos.hardware.resources import resource_path
+
+if TYPE_CHECKING:
+    import jinja2
 
 #: Characters per line on an 80 mm printer with its standard font.
 RECEIPT_WIDTH = 42
@@ -94,15 +97,22 @@ def row(cells: list[str], widths: list[int]) -> str:
     return out
 
 
-_environment = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(resource_path("receipts"))),
-    autoescape=False,
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    undefined=jinja2.StrictUndefined,
-)
-_environment.globals.update(columns=columns, centered=centered, row=row)
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """The receipt templates' environment, built on the first receipt (jinja2 is not needed to
+    show the till, so it is not imported with this module)."""
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resource_path("receipts"))),
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.globals.update(columns=columns, centered=centered, row=row)
+    return environment
 
 
 def render_receipt(
@@ -114,5 +124,5 @@ def render_receipt(
 ) -> str:
     """The receipt as fixed-width text (without the QR image, which the printer draws below it)."""
     rule = "-" * width
-    text = _environment.get_template(template).render(r=receipt, _=gettext, width=width, rule=rule)
+    text = _environment().get_template(template).render(r=receipt, _=gettext, width=width, rule=rule)
     return text.rstrip("\n") + "\n"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import qrcode
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QPainter
-from qrcode.constants import ERROR_CORRECT_M
 
 
 def qr_matrix(text: str) -> list[list[bool]]:
     """The QR modules for ``text`` (error correction M, with the 4-module quiet zone)."""
+    # Imported on the first QR, not at the till's start: qrcode loads Pillow with it.
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_M
+
     code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4)
     code.add_data(text)
     code.make(fit=True)
