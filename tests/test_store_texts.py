@@ -3,6 +3,7 @@ shoppers on a real server; the serve options stay the chain's default for stores
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from central_fixtures import member_code_for
 from click.testing import CliRunner, Result
 from fastapi import FastAPI
+from pypdf import PdfReader
 from sqlalchemy import select
 from test_web_support import (
     DATABASES,
@@ -105,6 +107,12 @@ def test_each_store_s_purchase_page_shows_its_own_texts_and_the_chain_default_ot
                 assert meaning in page.text and policy in page.text, store
                 others = {t for s, pair in expected.items() if s != store for t in pair} - {meaning, policy}
                 assert not any(text in page.text for text in others), store
+            # The PDF of a purchase carries its store's texts too.
+            pdf = web.get(f"/account/purchases/{sales['S02']}/receipt.pdf")
+            assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+            printed = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+            squeezed = printed.replace(" ", "").replace("\n", "")
+            assert "Hamburg:exchangeonly,7days." in squeezed and "Berlin" not in squeezed
             # The account page: the points meaning of the store of the most recent purchase (S03,
             # which has none of its own: the chain's).
             assert CHAIN_POINTS in web.get("/account").text
