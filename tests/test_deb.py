@@ -252,6 +252,10 @@ def test_install_enroll_sell_offline_upgrade_and_sync(
     missing = [line for line in run("ldd", *elves, check=False).stdout.splitlines() if "not found" in line]
     assert missing == []
     assert pos("--version").stdout.strip().endswith(N)
+    # The installed till checks itself (Qt, SQLite, ledger, QR, receipts, printer, keyring).
+    checked = pos("--self-test")
+    assert "bundle /opt/storelink-pos" in checked.stdout and "FAIL" not in checked.stdout
+    assert not (DATA / "ledger.sqlite3").exists()  # it used a directory of its own
 
     # First start: the till enrolls itself from branch.conf and removes the used code.
     enrolled = pos("enroll")
