@@ -198,7 +198,7 @@ def test_claim_codes_say_exactly_why_they_are_refused() -> None:
 
 def test_claim_url_keeps_a_host_ending_in_x() -> None:
     code = make_claim_code(terminal_id=1, claim_key=KEY, today=DAY, nonce=b"n" * 12)
-    assert claim_url("https://shop.example/max", code) == f"HTTPS://SHOP.EXAMPLE/MAX/C/{code.text}"
+    assert claim_url("https://shop.example/MAX", code) == f"HTTPS://SHOP.EXAMPLE/MAX/C/{code.text}"
     assert claim_url("https://x.example/", code) == f"HTTPS://X.EXAMPLE/C/{code.text}"
 
 
@@ -211,3 +211,24 @@ def test_the_expiry_day_fits_sixteen_bits_exactly() -> None:
     )
     with pytest.raises(ValueError, match=r"^expiry date out of range$"):
         make_claim_code(terminal_id=1, claim_key=KEY, today=last_ok + timedelta(days=1))
+
+
+@pytest.mark.parametrize(
+    ("body", "digit"),
+    [
+        ("7992739871", 3),  # the textbook Luhn example
+        ("0000000000", 0),
+        ("1234567890", 3),
+        ("9999999999", 0),
+        ("5555555555", 0),
+        ("0000000001", 8),
+        ("0000000005", 9),
+        ("0000000010", 9),
+        ("0000000090", 1),
+    ],
+)
+def test_the_short_code_check_digit_is_luhn(body: str, digit: int) -> None:
+    from sync.codes import _luhn_digit
+
+    assert _luhn_digit(body) == digit
+    assert looks_like_short_member_code(body + str(digit))
